@@ -1,0 +1,1 @@
+"""松江民政助手: the composition root (settings, database, CLI, web, Telegram)."""

@@ -1,0 +1,19 @@
+"""Typed keys for everything shared on the aiohttp ``Application`` (no string keys, no globals)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from telegram.ext import Application as TelegramApplication
+
+from bot.database import DatabaseState
+from bot.settings import Settings
+from bot.web.metrics import HttpMetrics
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+DATABASE_STATE = web.AppKey("database_state", DatabaseState)
+METRICS = web.AppKey("metrics", HttpMetrics)
+# Absent when Telegram is off (no token).
+TELEGRAM = web.AppKey("telegram", TelegramApplication)

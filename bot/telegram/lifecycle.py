@@ -1,0 +1,141 @@
+"""python-telegram-bot inside the aiohttp event loop.
+
+``telegram_context`` is an aiohttp ``cleanup_ctx``: it builds the PTB ``Application`` and starts it
+in the background, so a Telegram outage never stops the web server; Telegram is retried with
+backoff, and a token Telegram rejects is logged once and not retried. On the way out it stops
+exactly what was started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot import keys
+from bot.settings import Settings
+from bot.telegram.handlers import COMMANDS, register_handlers
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+POLL_TIMEOUT_S = 10
+
+
+def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+    if settings.telegram_token is None:
+        raise ValueError("Telegram is off: MINZHENG_TELEGRAM_TOKEN is not set")
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value())
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate, max_retries=3))
+    )
+    if settings.telegram_api_base_url:
+        base = settings.telegram_api_base_url
+        builder = builder.base_url(base)
+        if base.endswith("/bot"):
+            builder = builder.base_file_url(base[: -len("/bot")] + "/file/bot")
+    if settings.telegram_mode == "webhook":
+        # Updates arrive on our own aiohttp route; PTB's updater would start a second server.
+        builder = builder.updater(None)
+    application = builder.build()
+    register_handlers(application)
+    return application
+
+
+async def _connect(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    delay = 1.0
+    while True:
+        try:
+            await application.initialize()
+            break
+        except InvalidToken:
+            raise
+        except (NetworkError, TelegramError, OSError) as exc:
+            log.warning(
+                "Telegram unreachable; retrying",
+                extra={"reason": f"{type(exc).__name__}: {exc}", "retry_in_s": delay},
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+    await application.bot.set_my_commands(COMMANDS)
+    if settings.telegram_mode == "webhook":
+        assert settings.webhook_url is not None and settings.webhook_secret is not None
+        await application.bot.set_webhook(
+            settings.webhook_url, secret_token=settings.webhook_secret.get_secret_value()
+        )
+    else:
+        assert application.updater is not None
+        await application.bot.delete_webhook()
+        await application.updater.start_polling(
+            timeout=POLL_TIMEOUT_S, error_callback=_log_polling_error
+        )
+    await application.start()
+    log.info(
+        "Telegram on",
+        extra={"bot": application.bot.username, "mode": settings.telegram_mode},
+    )
+
+
+def _log_polling_error(error: TelegramError) -> None:
+    log.warning("Telegram polling failed; PTB retries", extra={"reason": str(error)})
+
+
+async def _start(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    try:
+        await _connect(application, settings)
+    except InvalidToken:
+        log.error("Telegram rejected MINZHENG_TELEGRAM_TOKEN; Telegram stays off until restart")
+
+
+async def _stop(application: Application) -> None:  # type: ignore[type-arg]
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()
+    # shutdown() is a no-op for an application that never initialised.
+    await application.shutdown()
+
+
+async def telegram_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    if not settings.telegram_enabled:
+        log.info("Telegram is off: MINZHENG_TELEGRAM_TOKEN is not set; the web service runs alone")
+        yield
+        return
+    application = build_application(settings)
+    app[keys.TELEGRAM] = application
+    starting = asyncio.create_task(_start(application, settings), name="telegram-start")
+    try:
+        yield
+    finally:
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        await _stop(application)
+
+
+async def webhook(request: web.Request) -> web.Response:
+    """Check Telegram's secret header and hand the update to PTB's queue; nothing more."""
+    settings = request.app[keys.SETTINGS]
+    application = request.app.get(keys.TELEGRAM)
+    if application is None or settings.telegram_mode != "webhook" or not application.running:
+        raise web.HTTPNotFound(text="webhook is not enabled")
+    assert settings.webhook_secret is not None
+    given = request.headers.get(SECRET_HEADER, "")
+    if not hmac.compare_digest(given.encode(), settings.webhook_secret.get_secret_value().encode()):
+        raise web.HTTPForbidden(text="wrong secret token")
+    try:
+        update = Update.de_json(await request.json(), application.bot)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise web.HTTPBadRequest(text="not a Telegram update") from exc
+    await application.update_queue.put(update)
+    return web.Response(text="ok")

@@ -1,0 +1,13 @@
+"""What residents read on Telegram, in one place (Simplified Chinese)."""
+
+HOTLINE = "37009999"
+
+GREETING = (
+    "您好！我是松江民政助手，为松江区居民解答民政服务方面的问题。\n"
+    "如需人工帮助，请拨打“幸福久久”为老服务热线 " + HOTLINE + "。"
+)
+
+SOMETHING_WENT_WRONG = (
+    "抱歉，系统刚才出了点问题，请稍后再试。\n"
+    "着急的话，请拨打“幸福久久”为老服务热线 " + HOTLINE + "。"
+)

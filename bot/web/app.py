@@ -1,0 +1,104 @@
+"""The aiohttp application factory: the composition root for everything served over HTTP.
+
+``create_app`` only builds; ``bot.server`` runs. Each resource (database engine, Telegram) lives
+in its own ``cleanup_ctx``, so a half-started resource is always torn down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from bot import keys
+from bot.database import DatabaseState, bootstrap_database, create_engine, describe_error, ping
+from bot.settings import Settings
+from bot.telegram.lifecycle import WEBHOOK_PATH, telegram_context, webhook
+from bot.telegram.texts import SOMETHING_WENT_WRONG
+from bot.web.metrics import HttpMetrics
+
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one place an unexpected failure becomes a calm answer; the traceback goes to the log."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("request failed", extra={"method": request.method, "path": request.path})
+        return web.json_response(
+            {"error": "internal_error", "message": SOMETHING_WENT_WRONG}, status=500
+        )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    engine = request.app[keys.ENGINE]
+    state = request.app[keys.DATABASE_STATE]
+    try:
+        await ping(engine)
+    except Exception as exc:
+        return web.json_response(
+            {"status": "unavailable", "database": "unreachable", "reason": describe_error(exc)},
+            status=503,
+        )
+    if not state.migrated.is_set():
+        return web.json_response(
+            {
+                "status": "starting",
+                "database": "migrating",
+                "reason": state.last_error or "applying database migrations",
+            },
+            status=503,
+        )
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return request.app[keys.METRICS].render()
+
+
+def _database_context(migrate_on_start: bool):  # type: ignore[no-untyped-def]
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        from bot.database import session_factory
+
+        engine = create_engine(app[keys.SETTINGS].database_url)
+        state = DatabaseState()
+        app[keys.ENGINE] = engine
+        app[keys.SESSIONS] = session_factory(engine)
+        app[keys.DATABASE_STATE] = state
+        if migrate_on_start:
+            migrating = asyncio.create_task(bootstrap_database(engine, state), name="db-bootstrap")
+        else:
+            state.migrated.set()
+        try:
+            yield
+        finally:
+            if migrate_on_start:
+                migrating.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await migrating
+            await engine.dispose()
+
+    return database
+
+
+def create_app(settings: Settings, *, migrate_on_start: bool = True) -> web.Application:
+    metrics_ = HttpMetrics()
+    app = web.Application(middlewares=[metrics_.middleware(), error_middleware])
+    app[keys.SETTINGS] = settings
+    app[keys.METRICS] = metrics_
+    app.cleanup_ctx.append(_database_context(migrate_on_start))
+    app.cleanup_ctx.append(telegram_context)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post(WEBHOOK_PATH, webhook)
+    return app

@@ -1,0 +1,1 @@
+"""Alembic migrations; run them with ``minzheng db upgrade`` (``serve`` does it at start)."""
