@@ -17,14 +17,19 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 log = logging.getLogger(__name__)
 
 HEALTH_CHECK_TIMEOUT_S = 2.0
 
 
-def _sqlite_file(url: URL) -> Path | None:
+def sqlite_file(url: URL) -> Path | None:
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
@@ -33,10 +38,11 @@ def _sqlite_file(url: URL) -> Path | None:
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets readers go on while one writer writes; busy_timeout waits instead of failing.
+    # busy_timeout first: it makes the next statements wait for a lock instead of failing.
+    cursor.execute("PRAGMA busy_timeout=5000")
+    # WAL lets readers go on while one writer writes.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
 
@@ -44,7 +50,7 @@ def create_engine(url: URL | str, **kwargs: Any) -> AsyncEngine:
     """An engine for ``url``; for a SQLite file, its folder is created first."""
     engine = create_async_engine(url, pool_pre_ping=True, **kwargs)
     if engine.url.get_backend_name() == "sqlite":
-        path = _sqlite_file(engine.url)
+        path = sqlite_file(engine.url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)

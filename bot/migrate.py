@@ -2,11 +2,16 @@
 
 ``upgrade`` runs on a connection of the service's own async engine. On PostgreSQL the upgrade
 holds a transaction-scoped advisory lock, so replicas starting together apply each migration once:
-the others wait, then find nothing left to do.
+the others wait, then find nothing left to do. On SQLite a lock file next to the database does
+the same for processes sharing the file.
 """
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
@@ -17,6 +22,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
+from bot.database import sqlite_file
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 # Any constant shared by every replica; "minz" in ASCII.
@@ -39,16 +45,42 @@ def _run(connection: Connection, action: str, revision: str) -> None:
     getattr(command, action)(config, revision)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    async with engine.connect() as connection:
-        await connection.run_sync(_run, "upgrade", revision)
+@asynccontextmanager
+async def _sqlite_migration_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """SQLite has no advisory locks: processes sharing the file take turns on a lock file.
+
+    The lock is polled, not waited for, so the event loop is never blocked.
+    """
+    path = sqlite_file(engine.url)
+    if path is None:
+        yield
+        return
+    # Opening a small local lock file does not block the loop in any way that matters.
+    with open(path.with_name(path.name + ".migrate-lock"), "a+b") as handle:  # noqa: ASYNC230
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+async def _migrate(engine: AsyncEngine, action: str, revision: str) -> None:
+    async with _sqlite_migration_lock(engine), engine.connect() as connection:
+        await connection.run_sync(_run, action, revision)
         await connection.commit()
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    await _migrate(engine, "upgrade", revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    async with engine.connect() as connection:
-        await connection.run_sync(_run, "downgrade", revision)
-        await connection.commit()
+    await _migrate(engine, "downgrade", revision)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -166,7 +166,9 @@ class Settings(BaseSettings):
     def _webhook_needs_url_and_secret(self) -> Settings:
         if self.telegram_token is not None and self.telegram_mode == "webhook":
             if self.webhook_url is None:
-                raise _FieldProblem("webhook_url", "is required when MINZHENG_TELEGRAM_MODE=webhook")
+                raise _FieldProblem(
+                    "webhook_url", "is required when MINZHENG_TELEGRAM_MODE=webhook"
+                )
             if self.webhook_secret is None:
                 raise _FieldProblem(
                     "webhook_secret", "is required when MINZHENG_TELEGRAM_MODE=webhook"

@@ -35,10 +35,12 @@ async def _run_from_settings() -> None:
     from bot.database import engine_context
     from bot.settings import load_settings
 
-    async with engine_context(load_settings().database_url) as engine:
-        async with engine.connect() as connection:
-            await connection.run_sync(run_migrations)
-            await connection.commit()
+    async with (
+        engine_context(load_settings().database_url) as engine,
+        engine.connect() as connection,
+    ):
+        await connection.run_sync(run_migrations)
+        await connection.commit()
 
 
 if context.is_offline_mode():

@@ -29,6 +29,6 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             log.exception("could not tell the resident about the failure")
 
 
-def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+def register_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("start", start))
     application.add_error_handler(on_error)

@@ -30,7 +30,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 POLL_TIMEOUT_S = 10
 
 
-def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings) -> Application:
     if settings.telegram_token is None:
         raise ValueError("Telegram is off: MINZHENG_TELEGRAM_TOKEN is not set")
     builder = (
@@ -51,7 +51,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     return application
 
 
-async def _connect(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+async def _connect(application: Application, settings: Settings) -> None:
     delay = 1.0
     while True:
         try:
@@ -89,14 +89,14 @@ def _log_polling_error(error: TelegramError) -> None:
     log.warning("Telegram polling failed; PTB retries", extra={"reason": str(error)})
 
 
-async def _start(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+async def _start(application: Application, settings: Settings) -> None:
     try:
         await _connect(application, settings)
     except InvalidToken:
         log.error("Telegram rejected MINZHENG_TELEGRAM_TOKEN; Telegram stays off until restart")
 
 
-async def _stop(application: Application) -> None:  # type: ignore[type-arg]
+async def _stop(application: Application) -> None:
     if application.updater is not None and application.updater.running:
         await application.updater.stop()
     if application.running:

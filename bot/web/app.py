@@ -9,13 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot import keys
-from bot.database import DatabaseState, bootstrap_database, create_engine, describe_error, ping
+from bot.database import (
+    DatabaseState,
+    bootstrap_database,
+    create_engine,
+    describe_error,
+    ping,
+    session_factory,
+)
 from bot.settings import Settings
 from bot.telegram.lifecycle import WEBHOOK_PATH, telegram_context, webhook
 from bot.telegram.texts import SOMETHING_WENT_WRONG
@@ -66,10 +73,10 @@ async def metrics(request: web.Request) -> web.Response:
     return request.app[keys.METRICS].render()
 
 
-def _database_context(migrate_on_start: bool):  # type: ignore[no-untyped-def]
+def _database_context(
+    migrate_on_start: bool,
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def database(app: web.Application) -> AsyncIterator[None]:
-        from bot.database import session_factory
-
         engine = create_engine(app[keys.SETTINGS].database_url)
         state = DatabaseState()
         app[keys.ENGINE] = engine

@@ -47,9 +47,7 @@ class HttpMetrics:
                 resource = request.match_info.route.resource
                 route = resource.canonical if resource is not None else "unmatched"
                 self.requests.labels(request.method, route, str(status)).inc()
-                self.latency.labels(request.method, route).observe(
-                    time.perf_counter() - started
-                )
+                self.latency.labels(request.method, route).observe(time.perf_counter() - started)
 
         return measure
 

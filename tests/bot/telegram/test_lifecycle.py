@@ -1,0 +1,167 @@
+"""/start answered by real python-telegram-bot over real HTTP, through the Bot API double."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot import keys
+from bot.settings import Settings
+from bot.web.app import create_app
+from tests.support.fake_bot_api import FakeBotApi
+
+RESIDENT = 424242
+
+
+@pytest.fixture
+async def serve_app() -> AsyncIterator[Callable[[Settings], object]]:
+    clients: list[TestClient[web.Request, web.Application]] = []
+
+    async def start(settings: Settings) -> TestClient[web.Request, web.Application]:
+        client = TestClient(TestServer(create_app(settings)))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield start  # type: ignore[misc]
+    for client in clients:
+        await client.close()
+
+
+async def _running(client: TestClient[web.Request, web.Application]) -> None:
+    application = client.app[keys.TELEGRAM]
+    async with asyncio.timeout(10):
+        while not application.running:
+            await asyncio.sleep(0.02)
+
+
+async def test_start_is_answered_in_chinese_over_polling(
+    fake_bot_api: FakeBotApi,
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    serve_app: Callable[[Settings], object],
+) -> None:
+    settings = make_settings(
+        database_url=database_url,
+        telegram_token=fake_bot_api.token,
+        telegram_api_base_url=fake_bot_api.base_url,
+    )
+    client = await serve_app(settings)  # type: ignore[misc]
+    await _running(client)
+    fake_bot_api.push_text(RESIDENT, "/start")
+    reply = await fake_bot_api.wait_for_message(RESIDENT)
+    assert "松江民政助手" in reply["text"]
+    assert "37009999" in reply["text"]
+    # The bot registered its commands and cleared any webhook before polling.
+    called = [call.method for call in fake_bot_api.calls]
+    assert {"getMe", "setMyCommands", "deleteWebhook", "getUpdates"} <= set(called)
+    assert [c["command"] for c in fake_bot_api.commands] == ["start"]
+
+
+async def test_polling_confirms_updates_so_none_is_answered_twice(
+    fake_bot_api: FakeBotApi,
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    serve_app: Callable[[Settings], object],
+) -> None:
+    settings = make_settings(
+        database_url=database_url,
+        telegram_token=fake_bot_api.token,
+        telegram_api_base_url=fake_bot_api.base_url,
+    )
+    client = await serve_app(settings)  # type: ignore[misc]
+    await _running(client)
+    for chat in (1001, 1002, 1003):
+        fake_bot_api.push_text(chat, "/start")
+    for chat in (1001, 1002, 1003):
+        await fake_bot_api.wait_for_message(chat)
+    await asyncio.sleep(0.3)
+    assert sorted(int(m["chat_id"]) for m in fake_bot_api.sent()) == [1001, 1002, 1003]
+
+
+async def test_webhook_mode_checks_the_secret_and_answers(
+    fake_bot_api: FakeBotApi,
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    serve_app: Callable[[Settings], object],
+) -> None:
+    settings = make_settings(
+        database_url=database_url,
+        telegram_token=fake_bot_api.token,
+        telegram_api_base_url=fake_bot_api.base_url,
+        telegram_mode="webhook",
+        webhook_url="https://minzheng.example.org/telegram/webhook",
+        webhook_secret="hook-secret_1",
+    )
+    client = await serve_app(settings)  # type: ignore[misc]
+    await _running(client)
+    assert fake_bot_api.webhook_url == "https://minzheng.example.org/telegram/webhook"
+    assert fake_bot_api.webhook_secret == "hook-secret_1"
+    update = {
+        "update_id": 77,
+        "message": {
+            "message_id": 1,
+            "date": 1_790_000_000,
+            "chat": {"id": RESIDENT, "type": "private"},
+            "from": {"id": RESIDENT, "is_bot": False, "first_name": "李伯伯"},
+            "text": "/start",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        },
+    }
+    wrong = await client.post(
+        "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
+    )
+    assert wrong.status == 403
+    missing = await client.post("/telegram/webhook", json=update)
+    assert missing.status == 403
+    garbage = await client.post(
+        "/telegram/webhook",
+        data=b"\xff\xfe not json",
+        headers={"X-Telegram-Bot-Api-Secret-Token": "hook-secret_1"},
+    )
+    assert garbage.status == 400
+    assert fake_bot_api.sent() == []
+    right = await client.post(
+        "/telegram/webhook",
+        json=update,
+        headers={"X-Telegram-Bot-Api-Secret-Token": "hook-secret_1"},
+    )
+    assert right.status == 200
+    reply = await fake_bot_api.wait_for_message(RESIDENT)
+    assert "松江民政助手" in reply["text"]
+
+
+async def test_webhook_route_is_404_in_polling_mode(
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    serve_app: Callable[[Settings], object],
+) -> None:
+    client = await serve_app(make_settings(database_url=database_url))  # type: ignore[misc]
+    response = await client.post("/telegram/webhook", json={"update_id": 1})
+    assert response.status == 404
+
+
+async def test_a_rejected_token_leaves_the_web_service_running(
+    fake_bot_api: FakeBotApi,
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    serve_app: Callable[[Settings], object],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = make_settings(
+        database_url=database_url,
+        telegram_token="999:wrong-token",
+        telegram_api_base_url=fake_bot_api.base_url,
+    )
+    client = await serve_app(settings)  # type: ignore[misc]
+    async with asyncio.timeout(10):
+        while "Telegram rejected MINZHENG_TELEGRAM_TOKEN" not in caplog.text:
+            await asyncio.sleep(0.02)
+    await client.app[keys.DATABASE_STATE].migrated.wait()
+    response = await client.get("/healthz")
+    assert response.status == 200
+    assert not client.app[keys.TELEGRAM].running

@@ -1,0 +1,126 @@
+"""Shared fixtures. Tests are offline, use a fresh database each, and never read the developer's
+own MINZHENG_* settings.
+
+The database backend is SQLite unless MINZHENG_TEST_BACKEND=postgresql; then the server is
+MINZHENG_TEST_POSTGRES_URL, or a throwaway cluster started here. Every test that uses the
+``database_url`` fixture is marked ``db`` and runs again in the PostgreSQL leg.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.settings import Settings
+from tests.support.fake_bot_api import FakeBotApi
+from tests.support.postgres import ThrowawayCluster, find_bindir
+
+BACKEND = os.environ.get("MINZHENG_TEST_BACKEND", "sqlite")
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def pytest_report_header() -> str:
+    return f"minzheng database backend: {BACKEND}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for key in list(os.environ):
+        if key.upper().startswith("MINZHENG_") and not key.upper().startswith("MINZHENG_TEST_"):
+            monkeypatch.delenv(key)
+    # Relative defaults (var/) land in the test's own folder.
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    if BACKEND != "postgresql":
+        yield None
+        return
+    given = os.environ.get("MINZHENG_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    bindir = find_bindir()
+    if bindir is None:
+        raise pytest.UsageError(
+            "MINZHENG_TEST_BACKEND=postgresql needs MINZHENG_TEST_POSTGRES_URL or PostgreSQL's "
+            "server binaries (initdb, pg_ctl)"
+        )
+    cluster = ThrowawayCluster(bindir)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+def _asyncpg_params(url: str) -> dict[str, Any]:
+    parsed = make_url(url)
+    return {
+        "host": parsed.host or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": parsed.username,
+        "password": parsed.password,
+        "database": parsed.database or "postgres",
+    }
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path, postgres_server: str | None) -> AsyncIterator[str]:
+    """A fresh, empty database for one test."""
+    if postgres_server is None:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'minzheng-test.db'}"
+        return
+    name = f"minzheng_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(**_asyncpg_params(postgres_server))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    server = make_url(postgres_server).set(drivername="postgresql+asyncpg", database=name)
+    yield server.render_as_string(hide_password=False)
+    admin = await asyncpg.connect(**_asyncpg_params(postgres_server))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings as the service would build them, with test-friendly defaults."""
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "var_dir": tmp_path / "var",
+            "secret_key": TEST_SECRET_KEY,
+            "http_port": 0,
+            "log_format": "text",
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return build
+
+
+@pytest.fixture
+async def fake_bot_api() -> AsyncIterator[FakeBotApi]:
+    api = FakeBotApi()
+    await api.start()
+    try:
+        yield api
+    finally:
+        await api.stop()

@@ -1,0 +1,259 @@
+"""A Telegram Bot API double: a real aiohttp server speaking the Bot API's HTTP protocol.
+
+python-telegram-bot talks to it over real HTTP exactly as it would to Telegram
+(``MINZHENG_TELEGRAM_API_BASE_URL=http://127.0.0.1:PORT/bot``). Tests push updates in as a
+resident would send them and read back what the bot sent.
+
+Behaviour follows the Bot API documentation: ``{"ok": true, "result": …}`` envelopes, 401 for an
+unknown token, 404 for an unknown method, 400 for missing parameters, ``getUpdates`` long polling
+with ``offset`` confirming earlier updates, and 409 from ``getUpdates`` while a webhook is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = {
+    "id": 7000000001,
+    "is_bot": True,
+    "first_name": "松江民政助手",
+    "username": "songjiang_minzheng_test_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+
+Params = dict[str, Any]
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str, parameters: Params | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.parameters = parameters
+
+
+@dataclass
+class Call:
+    method: str
+    params: Params
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeBotApi:
+    def __init__(self, token: str = "123456:TEST-fake-token") -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.commands: list[Params] = []
+        self.webhook_url: str | None = None
+        self.webhook_secret: str | None = None
+        self._pending: list[Params] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        self._methods: dict[str, Callable[[Params], Any]] = {
+            "getMe": self._get_me,
+            "getUpdates": self._get_updates,
+            "sendMessage": self._send_message,
+            "deleteWebhook": self._delete_webhook,
+            "setWebhook": self._set_webhook,
+            "setMyCommands": self._set_my_commands,
+            "getMyCommands": lambda params: self.commands,
+            "close": lambda params: True,
+            "logOut": lambda params: True,
+        }
+
+    # Server life ------------------------------------------------------------------------------
+
+    def application(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        return app
+
+    async def start(self) -> str:
+        # A resident-side disconnect ends a long poll at once, as it does at Telegram.
+        self._runner = web.AppRunner(
+            self.application(), access_log=None, handler_cancellation=True, shutdown_timeout=1
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}/bot"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # What a test does -------------------------------------------------------------------------
+
+    def push_text(
+        self, chat_id: int, text: str, *, user_id: int | None = None, first_name: str = "张阿姨"
+    ) -> Params:
+        """Queue an update as if a resident sent ``text`` in a private chat."""
+        user = {"id": user_id or chat_id, "is_bot": False, "first_name": first_name}
+        message: Params = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private", "first_name": first_name},
+            "from": user,
+            "text": text,
+        }
+        if text.startswith("/"):
+            command = text.split()[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        return self.push_update({"message": message})
+
+    def push_update(self, body: Params) -> Params:
+        update = {"update_id": next(self._update_ids), **body}
+        self._pending.append(update)
+        asyncio.get_running_loop().create_task(self._notify())
+        return update
+
+    def sent(self, method: str = "sendMessage") -> list[Params]:
+        return [call.params for call in self.calls if call.method == method]
+
+    async def wait_for(self, predicate: Callable[[Call], bool], timeout: float = 10.0) -> Call:
+        """The first call, past or future, for which ``predicate`` is true."""
+        async with asyncio.timeout(timeout):
+            async with self._changed:
+                while True:
+                    for call in self.calls:
+                        if predicate(call):
+                            return call
+                    await self._changed.wait()
+
+    async def wait_for_message(self, chat_id: int, timeout: float = 10.0) -> Params:
+        call = await self.wait_for(
+            lambda c: c.method == "sendMessage" and int(c.params["chat_id"]) == chat_id, timeout
+        )
+        return call.params
+
+    # The protocol -----------------------------------------------------------------------------
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(ApiError(401, "Unauthorized"))
+        method = request.match_info["method"]
+        # Telegram's method names are case-insensitive.
+        handler = next(
+            (fn for name, fn in self._methods.items() if name.lower() == method.lower()), None
+        )
+        if handler is None:
+            return _error(ApiError(404, "Not Found"))
+        params = await _read_params(request)
+        self.calls.append(Call(method=_canonical(method, self._methods), params=params))
+        await self._notify()
+        try:
+            result = handler(params)
+            if asyncio.iscoroutine(result):
+                result = await result
+        except ApiError as exc:
+            return _error(exc)
+        return web.json_response({"ok": True, "result": result})
+
+    def _get_me(self, params: Params) -> Params:
+        return BOT_USER
+
+    async def _get_updates(self, params: Params) -> list[Params]:
+        if self.webhook_url:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        offset = int(params.get("offset") or 0)
+        limit = min(max(int(params.get("limit") or 100), 1), 100)
+        timeout = max(int(params.get("timeout") or 0), 0)
+        if offset:
+            # An offset confirms every update before it: Telegram forgets them.
+            self._pending = [u for u in self._pending if u["update_id"] >= offset]
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while not self._pending and time.monotonic() < deadline:
+                try:
+                    async with asyncio.timeout(deadline - time.monotonic()):
+                        await self._changed.wait()
+                except TimeoutError:
+                    break
+        return self._pending[:limit]
+
+    def _send_message(self, params: Params) -> Params:
+        _require(params, "chat_id", "text")
+        text = str(params["text"])
+        if not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if len(text) > 4096:
+            raise ApiError(400, "Bad Request: message is too long")
+        chat_id = int(params["chat_id"])
+        return {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": BOT_USER,
+            "text": text,
+        }
+
+    def _delete_webhook(self, params: Params) -> bool:
+        self.webhook_url = None
+        self.webhook_secret = None
+        return True
+
+    def _set_webhook(self, params: Params) -> bool:
+        _require(params, "url")
+        self.webhook_url = str(params["url"]) or None
+        self.webhook_secret = params.get("secret_token")
+        return True
+
+    def _set_my_commands(self, params: Params) -> bool:
+        _require(params, "commands")
+        commands = params["commands"]
+        self.commands = json.loads(commands) if isinstance(commands, str) else commands
+        return True
+
+
+def _canonical(method: str, methods: dict[str, Any]) -> str:
+    return next((name for name in methods if name.lower() == method.lower()), method)
+
+
+def _require(params: Params, *names: str) -> None:
+    for name in names:
+        if params.get(name) in (None, ""):
+            raise ApiError(400, f"Bad Request: {name} is empty")
+
+
+async def _read_params(request: web.Request) -> Params:
+    """The Bot API takes query strings, url-encoded or multipart forms, and JSON bodies."""
+    params: Params = dict(request.query)
+    if request.content_type == "application/json":
+        body = await request.json()
+        if isinstance(body, dict):
+            params.update(body)
+    elif request.can_read_body:
+        form = await request.post()
+        params.update({key: value for key, value in form.items() if isinstance(value, str)})
+    return params
+
+
+def _error(exc: ApiError) -> web.Response:
+    body: Params = {"ok": False, "error_code": exc.code, "description": exc.description}
+    if exc.parameters:
+        body["parameters"] = exc.parameters
+    return web.json_response(body, status=exc.code)
