@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from telegram.ext import Application as TelegramApplication
 
 from bot.database import DatabaseState
 from bot.settings import Settings
@@ -15,5 +16,8 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 DATABASE_STATE = web.AppKey("database_state", DatabaseState)
 METRICS = web.AppKey("metrics", HttpMetrics)
-# Absent when Telegram is off (no token).
-TELEGRAM = web.AppKey("telegram", TelegramApplication)
+if TYPE_CHECKING:
+    from telegram.ext import Application as TelegramApplication
+
+# Absent when Telegram is off (no token); python-telegram-bot is then never imported.
+TELEGRAM: web.AppKey[TelegramApplication[Any, Any, Any, Any, Any, Any]] = web.AppKey("telegram")

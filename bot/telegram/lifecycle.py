@@ -107,10 +107,6 @@ async def _stop(application: Application) -> None:
 
 async def telegram_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    if not settings.telegram_enabled:
-        log.info("Telegram is off: MINZHENG_TELEGRAM_TOKEN is not set; the web service runs alone")
-        yield
-        return
     application = build_application(settings)
     app[keys.TELEGRAM] = application
     starting = asyncio.create_task(_start(application, settings), name="telegram-start")
@@ -126,9 +122,9 @@ async def telegram_context(app: web.Application) -> AsyncIterator[None]:
 async def webhook(request: web.Request) -> web.Response:
     """Check Telegram's secret header and hand the update to PTB's queue; nothing more."""
     settings = request.app[keys.SETTINGS]
-    application = request.app.get(keys.TELEGRAM)
-    if application is None or settings.telegram_mode != "webhook" or not application.running:
-        raise web.HTTPNotFound(text="webhook is not enabled")
+    application = request.app[keys.TELEGRAM]
+    if not application.running:
+        raise web.HTTPServiceUnavailable(text="Telegram is still starting")
     assert settings.webhook_secret is not None
     given = request.headers.get(SECRET_HEADER, "")
     if not hmac.compare_digest(given.encode(), settings.webhook_secret.get_secret_value().encode()):

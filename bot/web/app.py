@@ -24,7 +24,6 @@ from bot.database import (
     session_factory,
 )
 from bot.settings import Settings
-from bot.telegram.lifecycle import WEBHOOK_PATH, telegram_context, webhook
 from bot.telegram.texts import SOMETHING_WENT_WRONG
 from bot.web.metrics import HttpMetrics
 
@@ -104,8 +103,15 @@ def create_app(settings: Settings, *, migrate_on_start: bool = True) -> web.Appl
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = metrics_
     app.cleanup_ctx.append(_database_context(migrate_on_start))
-    app.cleanup_ctx.append(telegram_context)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    app.router.add_post(WEBHOOK_PATH, webhook)
+    if settings.telegram_enabled:
+        # Imported only when needed: python-telegram-bot costs start time and memory.
+        from bot.telegram.lifecycle import WEBHOOK_PATH, telegram_context, webhook
+
+        app.cleanup_ctx.append(telegram_context)
+        if settings.telegram_mode == "webhook":
+            app.router.add_post(WEBHOOK_PATH, webhook)
+    else:
+        log.info("Telegram is off: MINZHENG_TELEGRAM_TOKEN is not set; the web service runs alone")
     return app
