@@ -165,3 +165,32 @@ async def test_a_rejected_token_leaves_the_web_service_running(
     response = await client.get("/healthz")
     assert response.status == 200
     assert not client.app[keys.TELEGRAM].running
+
+
+async def test_a_failing_handler_gives_the_resident_a_calm_message(
+    fake_bot_api: FakeBotApi,
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    serve_app: Callable[[Settings], object],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from telegram.ext import CommandHandler
+
+    settings = make_settings(
+        database_url=database_url,
+        telegram_token=fake_bot_api.token,
+        telegram_api_base_url=fake_bot_api.base_url,
+    )
+    client = await serve_app(settings)  # type: ignore[misc]
+    await _running(client)
+
+    async def broken(update: object, context: object) -> None:
+        raise RuntimeError("handler bug")
+
+    client.app[keys.TELEGRAM].add_handler(CommandHandler("broken", broken))
+    fake_bot_api.push_text(RESIDENT, "/broken")
+    reply = await fake_bot_api.wait_for_message(RESIDENT)
+    assert "37009999" in reply["text"]
+    assert "handler bug" not in reply["text"]
+    assert "telegram handler failed" in caplog.text
+    assert "RuntimeError: handler bug" in caplog.text
