@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import make_url
 
 from bot.settings import Settings
 from tests.support.fake_bot_api import FakeBotApi
 from tests.support.postgres import ThrowawayCluster, find_bindir
+
+Client = TestClient[web.Request, web.Application]
+AppClient = Callable[[web.Application], Awaitable[Client]]
 
 BACKEND = os.environ.get("MINZHENG_TEST_BACKEND", "sqlite")
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
@@ -124,3 +129,19 @@ async def fake_bot_api() -> AsyncIterator[FakeBotApi]:
         yield api
     finally:
         await api.stop()
+
+
+@pytest.fixture
+async def app_client() -> AsyncIterator[AppClient]:
+    """Serve an application on a real loopback port (cleanup contexts and all) and talk to it."""
+    clients: list[Client] = []
+
+    async def start(app: web.Application) -> Client:
+        client = TestClient(TestServer(app))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        await client.close()

@@ -3,55 +3,54 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
 from bot import keys
 from bot.settings import Settings
 from bot.web.app import create_app
+from tests.conftest import AppClient, Client
 from tests.support.fake_bot_api import FakeBotApi
 
 RESIDENT = 424242
 
 
 @pytest.fixture
-async def serve_app() -> AsyncIterator[Callable[[Settings], object]]:
-    clients: list[TestClient[web.Request, web.Application]] = []
+def telegram_settings(
+    fake_bot_api: FakeBotApi, make_settings: Callable[..., Settings], database_url: str
+) -> Callable[..., Settings]:
+    """Settings with Telegram on, talking to the Bot API double."""
 
-    async def start(settings: Settings) -> TestClient[web.Request, web.Application]:
-        client = TestClient(TestServer(create_app(settings)))
-        await client.start_server()
-        clients.append(client)
-        return client
+    def build(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "database_url": database_url,
+            "telegram_token": fake_bot_api.token,
+            "telegram_api_base_url": fake_bot_api.base_url,
+        }
+        return make_settings(**{**values, **overrides})
 
-    yield start  # type: ignore[misc]
-    for client in clients:
-        await client.close()
+    return build
 
 
-async def _running(client: TestClient[web.Request, web.Application]) -> None:
+async def _running(client: Client) -> Client:
     application = client.app[keys.TELEGRAM]
     async with asyncio.timeout(10):
         while not application.running:
             await asyncio.sleep(0.02)
+    return client
+
+
+@pytest.fixture
+async def polling_bot(app_client: AppClient, telegram_settings: Callable[..., Settings]) -> Client:
+    """The service with Telegram polling the Bot API double, started and ready."""
+    return await _running(await app_client(create_app(telegram_settings())))
 
 
 async def test_start_is_answered_in_chinese_over_polling(
     fake_bot_api: FakeBotApi,
-    make_settings: Callable[..., Settings],
-    database_url: str,
-    serve_app: Callable[[Settings], object],
+    polling_bot: Client,
 ) -> None:
-    settings = make_settings(
-        database_url=database_url,
-        telegram_token=fake_bot_api.token,
-        telegram_api_base_url=fake_bot_api.base_url,
-    )
-    client = await serve_app(settings)  # type: ignore[misc]
-    await _running(client)
     fake_bot_api.push_text(RESIDENT, "/start")
     reply = await fake_bot_api.wait_for_message(RESIDENT)
     assert "松江民政助手" in reply["text"]
@@ -64,17 +63,8 @@ async def test_start_is_answered_in_chinese_over_polling(
 
 async def test_polling_confirms_updates_so_none_is_answered_twice(
     fake_bot_api: FakeBotApi,
-    make_settings: Callable[..., Settings],
-    database_url: str,
-    serve_app: Callable[[Settings], object],
+    polling_bot: Client,
 ) -> None:
-    settings = make_settings(
-        database_url=database_url,
-        telegram_token=fake_bot_api.token,
-        telegram_api_base_url=fake_bot_api.base_url,
-    )
-    client = await serve_app(settings)  # type: ignore[misc]
-    await _running(client)
     for chat in (1001, 1002, 1003):
         fake_bot_api.push_text(chat, "/start")
     for chat in (1001, 1002, 1003):
@@ -85,19 +75,15 @@ async def test_polling_confirms_updates_so_none_is_answered_twice(
 
 async def test_webhook_mode_checks_the_secret_and_answers(
     fake_bot_api: FakeBotApi,
-    make_settings: Callable[..., Settings],
-    database_url: str,
-    serve_app: Callable[[Settings], object],
+    telegram_settings: Callable[..., Settings],
+    app_client: AppClient,
 ) -> None:
-    settings = make_settings(
-        database_url=database_url,
-        telegram_token=fake_bot_api.token,
-        telegram_api_base_url=fake_bot_api.base_url,
+    settings = telegram_settings(
         telegram_mode="webhook",
         webhook_url="https://minzheng.example.org/telegram/webhook",
         webhook_secret="hook-secret_1",
     )
-    client = await serve_app(settings)  # type: ignore[misc]
+    client = await app_client(create_app(settings))
     await _running(client)
     assert fake_bot_api.webhook_url == "https://minzheng.example.org/telegram/webhook"
     assert fake_bot_api.webhook_secret == "hook-secret_1"
@@ -138,26 +124,21 @@ async def test_webhook_mode_checks_the_secret_and_answers(
 async def test_webhook_route_is_404_in_polling_mode(
     make_settings: Callable[..., Settings],
     database_url: str,
-    serve_app: Callable[[Settings], object],
+    app_client: AppClient,
 ) -> None:
-    client = await serve_app(make_settings(database_url=database_url))  # type: ignore[misc]
+    client = await app_client(create_app(make_settings(database_url=database_url)))
     response = await client.post("/telegram/webhook", json={"update_id": 1})
     assert response.status == 404
 
 
 async def test_a_rejected_token_leaves_the_web_service_running(
     fake_bot_api: FakeBotApi,
-    make_settings: Callable[..., Settings],
-    database_url: str,
-    serve_app: Callable[[Settings], object],
+    telegram_settings: Callable[..., Settings],
+    app_client: AppClient,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings = make_settings(
-        database_url=database_url,
-        telegram_token="999:wrong-token",
-        telegram_api_base_url=fake_bot_api.base_url,
-    )
-    client = await serve_app(settings)  # type: ignore[misc]
+    settings = telegram_settings(telegram_token="999:wrong-token")
+    client = await app_client(create_app(settings))
     async with asyncio.timeout(10):
         while "Telegram rejected MINZHENG_TELEGRAM_TOKEN" not in caplog.text:
             await asyncio.sleep(0.02)
@@ -169,25 +150,16 @@ async def test_a_rejected_token_leaves_the_web_service_running(
 
 async def test_a_failing_handler_gives_the_resident_a_calm_message(
     fake_bot_api: FakeBotApi,
-    make_settings: Callable[..., Settings],
-    database_url: str,
-    serve_app: Callable[[Settings], object],
+    polling_bot: Client,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from telegram.ext import CommandHandler
+    from telegram import Update
+    from telegram.ext import CommandHandler, ContextTypes
 
-    settings = make_settings(
-        database_url=database_url,
-        telegram_token=fake_bot_api.token,
-        telegram_api_base_url=fake_bot_api.base_url,
-    )
-    client = await serve_app(settings)  # type: ignore[misc]
-    await _running(client)
-
-    async def broken(update: object, context: object) -> None:
+    async def broken(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         raise RuntimeError("handler bug")
 
-    client.app[keys.TELEGRAM].add_handler(CommandHandler("broken", broken))
+    polling_bot.app[keys.TELEGRAM].add_handler(CommandHandler("broken", broken))
     fake_bot_api.push_text(RESIDENT, "/broken")
     reply = await fake_bot_api.wait_for_message(RESIDENT)
     assert "37009999" in reply["text"]

@@ -1,42 +1,23 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import Callable
 
-import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
 from bot import keys
 from bot.settings import Settings
 from bot.web.app import create_app
-
-ClientFactory = Callable[..., Any]
-
-
-@pytest.fixture
-async def client_for() -> AsyncIterator[ClientFactory]:
-    clients: list[TestClient[web.Request, web.Application]] = []
-
-    async def start(app: web.Application) -> TestClient[web.Request, web.Application]:
-        client = TestClient(TestServer(app))
-        await client.start_server()
-        clients.append(client)
-        return client
-
-    yield start
-    for client in clients:
-        await client.close()
+from tests.conftest import AppClient, Client
 
 
-async def _migrated(client: TestClient[web.Request, web.Application]) -> None:
+async def _migrated(client: Client) -> None:
     await client.app[keys.DATABASE_STATE].migrated.wait()
 
 
 async def test_healthz_is_200_once_the_database_is_migrated(
-    client_for: ClientFactory, make_settings: Callable[..., Settings], database_url: str
+    app_client: AppClient, make_settings: Callable[..., Settings], database_url: str
 ) -> None:
-    client = await client_for(create_app(make_settings(database_url=database_url)))
+    client = await app_client(create_app(make_settings(database_url=database_url)))
     await _migrated(client)
     response = await client.get("/healthz")
     assert response.status == 200
@@ -44,11 +25,11 @@ async def test_healthz_is_200_once_the_database_is_migrated(
 
 
 async def test_healthz_is_503_with_a_reason_when_the_database_is_unreachable(
-    client_for: ClientFactory, make_settings: Callable[..., Settings]
+    app_client: AppClient, make_settings: Callable[..., Settings]
 ) -> None:
     # Port 1 on loopback refuses connections at once.
     settings = make_settings(database_url="postgresql+asyncpg://u:p@127.0.0.1:1/minzheng")
-    client = await client_for(create_app(settings))
+    client = await app_client(create_app(settings))
     response = await client.get("/healthz")
     assert response.status == 503
     body = await response.json()
@@ -62,9 +43,9 @@ async def test_healthz_is_503_with_a_reason_when_the_database_is_unreachable(
 
 
 async def test_metrics_count_requests_by_route(
-    client_for: ClientFactory, make_settings: Callable[..., Settings], database_url: str
+    app_client: AppClient, make_settings: Callable[..., Settings], database_url: str
 ) -> None:
-    client = await client_for(create_app(make_settings(database_url=database_url)))
+    client = await app_client(create_app(make_settings(database_url=database_url)))
     await _migrated(client)
     for _ in range(3):
         await client.get("/healthz")
@@ -79,7 +60,7 @@ async def test_metrics_count_requests_by_route(
 
 
 async def test_an_unexpected_error_gets_a_calm_json_answer(
-    client_for: ClientFactory, make_settings: Callable[..., Settings], database_url: str
+    app_client: AppClient, make_settings: Callable[..., Settings], database_url: str
 ) -> None:
     app = create_app(make_settings(database_url=database_url))
 
@@ -87,7 +68,7 @@ async def test_an_unexpected_error_gets_a_calm_json_answer(
         raise RuntimeError("boom")
 
     app.router.add_get("/broken", broken)
-    client = await client_for(app)
+    client = await app_client(app)
     response = await client.get("/broken")
     assert response.status == 500
     body = await response.json()
