@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     current = db_commands.add_parser("current", help="show the database's revision")
     current.add_argument("--json", action="store_true", help="print the result as JSON")
     current.set_defaults(run=_cmd_db_current)
+
+    from bot.cli_kb import add_commands
+
+    add_commands(commands)
     return parser
 
 

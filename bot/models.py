@@ -12,4 +12,6 @@ from sqlmodel import SQLModel
 
 def metadata() -> MetaData:
     """The metadata of all tables, after importing every module that declares one."""
+    import knowledge.models  # noqa: F401
+
     return SQLModel.metadata

@@ -1,0 +1,136 @@
+"""From text to index terms: normalise, apply synonyms, segment with jieba, add character
+bigrams and pinyin bigrams, and keep Latin words (English keywords, typed pinyin).
+
+Term prefixes keep the kinds apart in one inverted index: ``w:`` jieba word, ``b:`` character
+bigram, ``p:`` pinyin syllable pair, ``e:`` Latin word.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from itertools import product
+from typing import Any
+
+from knowledge.normalize import normalize
+from knowledge.pinyin import readings, split_latin
+
+log = logging.getLogger(__name__)
+
+# Words that say nothing about which service is meant.
+STOPWORDS = frozenset(
+    ["的", "了", "吗", "么", "是", "在", "有", "我", "你", "他", "她", "它", "们", "我们", "你们", "他们", "这", "那", "这个", "那个", "哪", "哪个", "哪里", "哪儿", "什么", "怎么", "怎样", "怎么样", "如何", "为什么", "能", "能不能", "可以", "可不可以", "可否", "要", "需要", "想", "会", "吧", "呢", "啊", "呀", "就", "都", "也", "还", "和", "与", "或", "及", "跟", "给", "让", "把", "被", "对", "从", "到", "去", "来", "上", "下", "个", "一", "一下", "一个", "些", "一些", "多少", "几", "吗", "嘛", "呗", "请", "您", "啥", "咋", "咋办", "怎么办", "办法", "问题", "事情", "情况", "现在", "今天", "已经", "还是", "或者", "如果", "的话", "因为", "所以", "但是", "不", "没", "没有", "不是", "得", "地", "着", "过", "很", "太", "最", "比较", "自己", "人家", "家里", "一般", "具体", "关于", "方面", "相关", "有关", "a", "an", "the", "of", "to", "for", "and", "or", "is", "are", "be", "in", "on", "at", "how", "what", "where", "when", "which", "can", "i", "my", "me", "do", "does"]
+)
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_LATIN = re.compile(r"[a-z]+")
+_DIGIT_WORD = re.compile(r"\d+[\u4e00-\u9fff]?")
+
+
+@dataclass(frozen=True)
+class Analyzed:
+    text: str
+    # Word, bigram and Latin terms.
+    terms: tuple[str, ...]
+    # Pinyin pairs by position: each group holds the alternatives of heteronyms.
+    pinyin_groups: tuple[tuple[str, ...], ...]
+    pinyin: str  # the text's syllables joined, for fuzzy comparison of sounds
+
+    def all_terms(self) -> list[str]:
+        return [*self.terms, *(t for group in self.pinyin_groups for t in group)]
+
+
+class Synonyms:
+    """Rewrites every variant to its canonical word, longest first, in one pass."""
+
+    def __init__(self, mapping: Mapping[str, str]) -> None:
+        cleaned: dict[str, str] = {}
+        for variant, canonical in mapping.items():
+            key, value = normalize(variant), normalize(canonical)
+            if key and value and key != value:
+                cleaned[key] = value
+        self.mapping = cleaned
+        words = sorted({*cleaned, *cleaned.values()}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, words))) if words else None
+
+    def apply(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda m: self.mapping.get(m.group(0), m.group(0)), text)
+
+    def words(self) -> set[str]:
+        return set(self.mapping.values())
+
+
+_JIEBA_LOCK = threading.Lock()
+
+
+@cache
+def _jieba() -> Any:
+    """One shared jieba tokenizer (its dictionary costs ~80 MB; load it once, off the loop)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def add_domain_words(words: Iterable[str]) -> None:
+    """Teach jieba the domain's words (titles, keywords, synonyms) so they stay whole."""
+    tokenizer = _jieba()
+    with _JIEBA_LOCK:
+        for word in words:
+            word = normalize(word)
+            if 2 <= len(word) <= 12 and _CJK.fullmatch(word) and word not in tokenizer.FREQ:
+                tokenizer.add_word(word, freq=2000)
+
+
+def _pinyin_pairs(sequence: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    return [
+        tuple(f"p:{a}_{b}" for a, b in product(left, right))
+        for left, right in zip(sequence, sequence[1:], strict=False)
+    ]
+
+
+class Analyzer:
+    def __init__(self, synonyms: Synonyms) -> None:
+        self.synonyms = synonyms
+
+    def analyze(self, raw: str) -> Analyzed:
+        text = self.synonyms.apply(normalize(raw))
+        terms: list[str] = []
+        groups: list[tuple[str, ...]] = []
+        syllables: list[str] = []
+        for chunk in text.split():
+            for run in _CJK.findall(chunk):
+                words = [w for w in _jieba().lcut(run, HMM=True) if w.strip()]
+                terms.extend(f"w:{w}" for w in words if w not in STOPWORDS)
+                # Bigrams that lie wholly inside a stopword say nothing either.
+                kept = "".join(w if w not in STOPWORDS else " " for w in words)
+                for piece in kept.split():
+                    terms.extend(f"b:{piece[i : i + 2]}" for i in range(len(piece) - 1))
+                    if len(piece) == 1:
+                        terms.append(f"b:{piece}")
+                sounds = [readings(c) for c in run]
+                groups.extend(_pinyin_pairs([s for s in sounds if s]))
+                syllables.extend(s[0] for s in sounds if s)
+            for word in _LATIN.findall(chunk):
+                if word in STOPWORDS:
+                    continue
+                split = split_latin(word)
+                if split:
+                    groups.extend(_pinyin_pairs([(s,) for s in split]))
+                    if len(split) == 1:
+                        groups.append((f"p:{split[0]}",))
+                    syllables.extend(split)
+                stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
+                terms.append(f"e:{stem}")
+            terms.extend(f"w:{d}" for d in _DIGIT_WORD.findall(chunk))
+        return Analyzed(
+            text=text, terms=tuple(terms), pinyin_groups=tuple(groups), pinyin=" ".join(syllables)
+        )

@@ -1,0 +1,77 @@
+"""Confidence: a logistic model over the matcher's features, fitted so that a confidence of 0.8
+means about eight in ten such answers are right.
+
+``minzheng kb calibrate`` fits the weights on the content itself (held-out sample questions and
+their typed variants: homophones, pinyin, traditional characters) and writes
+``knowledge/calibration.json``; the threshold is then chosen on the development set. How both were
+chosen is recorded in that file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
+
+
+@dataclass(frozen=True)
+class Features:
+    text_coverage: float = 0.0  # IDF-weighted share of the question's words found in the entry
+    sound_coverage: float = 0.0  # the same for pinyin syllable pairs
+    text_similarity: float = 0.0  # best rapidfuzz WRatio against a sample question
+    sound_similarity: float = 0.0  # the same on pinyin strings
+    bm25_share: float = 0.0  # BM25 score relative to the best candidate's
+    evidence: float = 0.0  # how much matched at all: covered IDF weight, squashed to [0, 1]
+
+    def vector(self) -> list[float]:
+        return [getattr(self, f.name) for f in fields(self)]
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    suggestion_floor: float
+    notes: str = ""
+
+    def confidence(self, features: Features) -> float:
+        z = self.bias + sum(w * x for w, x in zip(self.weights, features.vector(), strict=True))
+        if z < -30:
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-z))
+
+    @classmethod
+    def default(cls) -> Calibration:
+        if CALIBRATION_FILE.exists():
+            return cls.load(CALIBRATION_FILE)
+        # Before a fit exists: an even blend of the features, centred where answers turn right.
+        return cls(
+            weights=(3.0, 2.0, 3.0, 2.0, 0.0, 2.0), bias=-7.0, threshold=0.5, suggestion_floor=0.1
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        weights = data["weights"]
+        return cls(
+            weights=tuple(float(weights[name]) for name in Features.names()),
+            bias=float(data["bias"]),
+            threshold=float(data["threshold"]),
+            suggestion_floor=float(data["suggestion_floor"]),
+            notes=str(data.get("notes", "")),
+        )
+
+    def dump(self, path: Path, extra: dict[str, Any] | None = None) -> None:
+        data = asdict(self)
+        data["weights"] = dict(zip(Features.names(), self.weights, strict=True))
+        data.update(extra or {})
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

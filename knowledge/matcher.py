@@ -1,0 +1,279 @@
+"""The question matcher: an inverted index with BM25 finds candidates, rapidfuzz re-ranks them
+against the candidates' own sample questions, and a calibrated confidence decides between an
+answer and a fallback.
+
+Only titles, keywords and sample questions are indexed, never answer texts: a word that merely
+appears in an answer (身份证 in the marriage papers) must not make a question about it a match.
+Out-of-scope matters (passports, medical insurance …) are indexed too, so a question about them
+lands on them and falls back with advice instead of stretching a civil-affairs entry.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from rapidfuzz import fuzz
+
+from knowledge.analyzer import Analyzed, Analyzer, Synonyms, add_domain_words
+from knowledge.calibration import Calibration, Features
+from knowledge.schema import OutOfScopeIn
+from knowledge.store import KnowledgeSnapshot, PublishedEntry
+
+K1 = 1.2
+B = 0.75
+CANDIDATES = 12
+MAX_SUGGESTIONS = 3
+KIND_WEIGHT = {"w": 1.0, "e": 1.0, "b": 0.7, "p": 0.6}
+TITLE_REPEAT = 2
+# Covered IDF weight at which evidence reaches 1 - 1/e: about two specific words.
+EVIDENCE_SCALE = 6.0
+
+
+@dataclass(frozen=True)
+class Doc:
+    key: str
+    title: str
+    entry: PublishedEntry | None
+    out_of_scope: OutOfScopeIn | None
+    samples: tuple[tuple[str, str], ...]  # (normalised text, pinyin) of title and questions
+    terms: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    entry_id: str
+    title: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    fallback: bool
+    entry: PublishedEntry | None
+    score: float
+    suggestions: tuple[Suggestion, ...]
+    elapsed_ms: float
+    out_of_scope: OutOfScopeIn | None = None
+    empty: bool = False
+
+    def as_contract(self) -> dict[str, object]:
+        """The object of DESIGN.md's ``ask`` contract."""
+        return {
+            "question": self.question,
+            "fallback": self.fallback,
+            "entry_id": None if self.fallback or self.entry is None else self.entry.id,
+            "title": None if self.fallback or self.entry is None else self.entry.title,
+            "answer": None if self.fallback or self.entry is None else self.entry.answer,
+            "score": round(self.score, 4),
+            "suggestions": [
+                {"entry_id": s.entry_id, "title": s.title, "score": round(s.score, 4)}
+                for s in self.suggestions
+            ],
+            "elapsed_ms": round(self.elapsed_ms, 3),
+        }
+
+
+@dataclass
+class _Scored:
+    index: int
+    bm25: float
+    features: Features = field(default_factory=Features)
+    confidence: float = 0.0
+
+
+class KnowledgeIndex:
+    def __init__(
+        self,
+        docs: Sequence[Doc],
+        postings: dict[str, list[tuple[int, float]]],
+        idf: dict[str, float],
+        analyzer: Analyzer,
+        calibration: Calibration,
+    ) -> None:
+        self.docs = tuple(docs)
+        self.postings = postings
+        self.idf = idf
+        self.unknown_idf = math.log(1 + len(docs) + 0.5) + 1.0
+        self.analyzer = analyzer
+        self.calibration = calibration
+        self._excluded: tuple[date, frozenset[int]] | None = None
+
+    # Building ---------------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls, snapshot: KnowledgeSnapshot, calibration: Calibration | None = None
+    ) -> KnowledgeIndex:
+        """CPU-bound: call it off the event loop (``asyncio.to_thread``)."""
+        synonyms = Synonyms(snapshot.synonyms)
+        add_domain_words(
+            [
+                *synonyms.words(),
+                *(e.title for e in snapshot.entries),
+                *(k for e in snapshot.entries for k in e.keywords),
+                *(k for o in snapshot.out_of_scope for k in o.keywords),
+            ]
+        )
+        analyzer = Analyzer(synonyms)
+        docs: list[Doc] = []
+        bags: list[Counter[str]] = []
+        sources: list[tuple[str, str, PublishedEntry | None, OutOfScopeIn | None, list[str]]] = [
+            (e.id, e.title, e, None, [e.title, *e.questions]) for e in snapshot.entries
+        ] + [(o.id, o.title, None, o, [o.title, *o.questions]) for o in snapshot.out_of_scope]
+        for key, title, entry, oos, texts in sources:
+            keywords = entry.keywords if entry else oos.keywords if oos else ()
+            bag: Counter[str] = Counter()
+            samples = []
+            for position, text in enumerate(texts):
+                analyzed = analyzer.analyze(text)
+                repeat = TITLE_REPEAT if position == 0 else 1
+                for term in analyzed.all_terms():
+                    bag[term] += repeat
+                samples.append((analyzed.text, analyzed.pinyin))
+            for keyword in keywords:
+                for term in analyzer.analyze(keyword).all_terms():
+                    bag[term] += 1
+            docs.append(Doc(key, title, entry, oos, tuple(samples), frozenset(bag)))
+            bags.append(bag)
+        return cls(docs, *_bm25_postings(bags), analyzer, calibration or Calibration.default())
+
+    # Asking -----------------------------------------------------------------------------------
+
+    def _ranked(self, query: Analyzed, today: date) -> list[_Scored]:
+        scored = self._candidates(query, today)
+        for candidate in scored:
+            candidate.features = self._features(query, candidate, scored[0].bm25)
+            candidate.confidence = self.calibration.confidence(candidate.features)
+        scored.sort(key=lambda c: c.confidence, reverse=True)
+        return scored
+
+    def top_candidate(self, question: str, *, today: date) -> tuple[str, Features] | None:
+        """The best candidate's key and features, for fitting the calibration."""
+        query = self.analyzer.analyze(question)
+        scored = self._ranked(query, today)
+        return (self.docs[scored[0].index].key, scored[0].features) if scored else None
+
+    def ask(self, question: str, *, today: date) -> Answer:
+        started = time.perf_counter()
+        query = self.analyzer.analyze(question if isinstance(question, str) else str(question))
+        if not query.terms and not query.pinyin_groups:
+            return Answer(question, True, None, 0.0, (), _ms(started), empty=not query.text)
+        scored = self._ranked(query, today)
+        if not scored:
+            return Answer(question, True, None, 0.0, (), _ms(started))
+        best = scored[0]
+        best_doc = self.docs[best.index]
+        if best_doc.out_of_scope is not None and best.confidence >= self.calibration.threshold:
+            return Answer(
+                question,
+                True,
+                None,
+                best.confidence,
+                (),
+                _ms(started),
+                out_of_scope=best_doc.out_of_scope,
+            )
+        suggestions = tuple(
+            Suggestion(doc.key, doc.title, c.confidence)
+            for c in scored
+            if (doc := self.docs[c.index]).entry is not None
+            and c.confidence >= self.calibration.suggestion_floor
+        )[:MAX_SUGGESTIONS]
+        if best_doc.entry is not None and best.confidence >= self.calibration.threshold:
+            return Answer(
+                question, False, best_doc.entry, best.confidence, suggestions[1:], _ms(started)
+            )
+        return Answer(question, True, None, best.confidence, suggestions, _ms(started))
+
+    def _excluded_on(self, today: date) -> frozenset[int]:
+        cached = self._excluded
+        if cached is not None and cached[0] == today:
+            return cached[1]
+        excluded = frozenset(
+            i
+            for i, doc in enumerate(self.docs)
+            if doc.entry is not None and not doc.entry.in_force(today)
+        )
+        self._excluded = (today, excluded)
+        return excluded
+
+    def _candidates(self, query: Analyzed, today: date) -> list[_Scored]:
+        scores: dict[int, float] = defaultdict(float)
+        for term in set(query.terms):
+            weight = KIND_WEIGHT[term[0]] * self.idf.get(term, 0.0)
+            for doc, tf_part in self.postings.get(term, ()):
+                scores[doc] += weight * tf_part
+        for group in set(query.pinyin_groups):
+            best: dict[int, float] = {}
+            for term in group:
+                weight = KIND_WEIGHT["p"] * self.idf.get(term, 0.0)
+                for doc, tf_part in self.postings.get(term, ()):
+                    value = weight * tf_part
+                    if value > best.get(doc, 0.0):
+                        best[doc] = value
+            for doc, value in best.items():
+                scores[doc] += value
+        excluded = self._excluded_on(today)
+        top = heapq.nlargest(
+            CANDIDATES,
+            ((score, doc) for doc, score in scores.items() if doc not in excluded),
+        )
+        return [_Scored(index=doc, bm25=score) for score, doc in top]
+
+    def _weight(self, term: str) -> float:
+        return KIND_WEIGHT[term[0]] * self.idf.get(term, self.unknown_idf)
+
+    def _features(self, query: Analyzed, candidate: _Scored, top_bm25: float) -> Features:
+        doc = self.docs[candidate.index]
+        unique = set(query.terms)
+        total = sum(self._weight(t) for t in unique)
+        covered = sum(self._weight(t) for t in unique if t in doc.terms)
+        groups = set(query.pinyin_groups)
+        py_total = sum(max(self._weight(t) for t in g) for g in groups)
+        py_covered = sum(
+            max(self._weight(t) for t in g) for g in groups if any(t in doc.terms for t in g)
+        )
+        text_sim = max(fuzz.WRatio(query.text, text) for text, _ in doc.samples) / 100
+        sound_sim = (
+            max(fuzz.WRatio(query.pinyin, pinyin) for _, pinyin in doc.samples if pinyin) / 100
+            if query.pinyin and any(p for _, p in doc.samples)
+            else 0.0
+        )
+        text_coverage = covered / total if total else 0.0
+        if not groups:
+            # No sounds to compare (an English question): the sound channel has no say.
+            py_covered, py_total, sound_sim = covered, total, text_sim
+        return Features(
+            text_coverage=text_coverage,
+            sound_coverage=py_covered / py_total if py_total else 0.0,
+            text_similarity=text_sim,
+            sound_similarity=sound_sim,
+            bm25_share=candidate.bm25 / top_bm25 if top_bm25 else 0.0,
+            evidence=1.0 - math.exp(-max(covered, py_covered) / EVIDENCE_SCALE),
+        )
+
+
+def _bm25_postings(
+    bags: Sequence[Counter[str]],
+) -> tuple[dict[str, list[tuple[int, float]]], dict[str, float]]:
+    lengths = [sum(bag.values()) for bag in bags]
+    average = sum(lengths) / len(lengths) if lengths else 1.0
+    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for doc, (bag, length) in enumerate(zip(bags, lengths, strict=True)):
+        norm = K1 * (1 - B + B * length / average)
+        for term, tf in bag.items():
+            postings[term].append((doc, tf * (K1 + 1) / (tf + norm)))
+    n = len(bags)
+    idf = {term: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for term, p in postings.items()}
+    return dict(postings), idf
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -1,0 +1,99 @@
+"""Knowledge-base tables (SQLModel). Entries keep a version number and a history of versions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class EntryStatus(enum.StrEnum):
+    draft = "draft"
+    published = "published"
+    archived = "archived"
+
+
+class KbEntry(SQLModel, table=True):
+    __tablename__ = "kb_entry"
+    __table_args__ = (Index("ix_kb_entry_status", "status"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    title: str = Field(max_length=200)
+    category: str = Field(max_length=32)
+    answer: str = Field(sa_column=Column(Text, nullable=False))
+    eligibility: str | None = Field(default=None, sa_column=Column(Text))
+    materials: str | None = Field(default=None, sa_column=Column(Text))
+    steps: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    where: str | None = Field(default=None, sa_column=Column(Text))
+    fees: str | None = Field(default=None, sa_column=Column(Text))
+    contacts: str | None = Field(default=None, sa_column=Column(Text))
+    keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    related: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    facility_category: str | None = Field(default=None, max_length=64)
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    reviewed: date
+    review_by: date
+    effective_from: date | None = None
+    effective_to: date | None = None
+    status: str = Field(default=EntryStatus.published.value, max_length=16)
+    version: int = Field(default=1)
+    # Hash of the YAML text last imported for this entry: re-importing the same file is a no-op,
+    # and a console edit is not overwritten unless the shipped file itself changed.
+    imported_hash: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class KbQuestion(SQLModel, table=True):
+    __tablename__ = "kb_question"
+    __table_args__ = (Index("ix_kb_question_entry_id", "entry_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: str = Field(foreign_key="kb_entry.id", ondelete="CASCADE", max_length=64)
+    position: int
+    text: str = Field(max_length=500)
+
+
+class KbEntryVersion(SQLModel, table=True):
+    """Every saved version of an entry, for history and review."""
+
+    __tablename__ = "kb_entry_version"
+    __table_args__ = (UniqueConstraint("entry_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: str = Field(max_length=64, index=True)
+    version: int
+    snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    changed_by: str = Field(max_length=100)
+    changed_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class KbSynonym(SQLModel, table=True):
+    __tablename__ = "kb_synonym"
+
+    id: int | None = Field(default=None, primary_key=True)
+    variant: str = Field(max_length=100, unique=True)
+    canonical: str = Field(max_length=100)
+
+
+class KbOutOfScope(SQLModel, table=True):
+    """Matters outside civil affairs, recognised so that they fall back with advice."""
+
+    __tablename__ = "kb_out_of_scope"
+
+    id: str = Field(primary_key=True, max_length=64)
+    title: str = Field(max_length=200)
+    questions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    advice: str = Field(sa_column=Column(Text, nullable=False))

@@ -1,0 +1,91 @@
+"""The knowledge base as the rest of the service sees it: ask a question, rebuild on change.
+
+The index is built off the event loop and swapped in with one assignment, so a question is
+always answered by one complete index, old or new, never by a half-built one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from knowledge.calibration import Calibration
+from knowledge.matcher import Answer, KnowledgeIndex
+from knowledge.models import KbEntry, KbOutOfScope, KbSynonym
+from knowledge.store import load_published
+
+log = logging.getLogger(__name__)
+
+
+class KnowledgeNotReady(RuntimeError):
+    pass
+
+
+async def content_stamp(session: AsyncSession) -> tuple[object, ...]:
+    """Changes whenever entries, synonyms or out-of-scope matters change."""
+    entries = (
+        await session.execute(
+            select(func.count(), func.max(KbEntry.updated_at), func.sum(KbEntry.version))
+        )
+    ).one()
+    synonyms = (await session.execute(select(func.count(), func.max(KbSynonym.id)))).one()
+    oos = (await session.execute(select(func.count()).select_from(KbOutOfScope))).scalar_one()
+    statuses = (
+        await session.execute(select(KbEntry.status, func.count()).group_by(KbEntry.status))
+    ).all()
+    return (*entries, *synonyms, oos, tuple(sorted(map(tuple, statuses))))
+
+
+class KnowledgeBase:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        tz: ZoneInfo,
+        calibration: Calibration | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._tz = tz
+        self._calibration = calibration or Calibration.default()
+        self._index: KnowledgeIndex | None = None
+        self._stamp: tuple[object, ...] | None = None
+        self._rebuilding = asyncio.Lock()
+
+    @property
+    def index(self) -> KnowledgeIndex:
+        if self._index is None:
+            raise KnowledgeNotReady("the knowledge index is still being built")
+        return self._index
+
+    @property
+    def ready(self) -> bool:
+        return self._index is not None
+
+    async def rebuild(self) -> KnowledgeIndex:
+        async with self._rebuilding:
+            async with self._sessions() as session:
+                stamp = await content_stamp(session)
+                snapshot = await load_published(session)
+            index = await asyncio.to_thread(KnowledgeIndex.build, snapshot, self._calibration)
+            self._index, self._stamp = index, stamp
+            log.info(
+                "knowledge index built",
+                extra={"entries": len(snapshot.entries), "documents": len(index.docs)},
+            )
+            return index
+
+    async def rebuild_if_changed(self) -> bool:
+        async with self._sessions() as session:
+            stamp = await content_stamp(session)
+        if stamp == self._stamp and self._index is not None:
+            return False
+        await self.rebuild()
+        return True
+
+    def ask(self, question: str, *, now: datetime | None = None) -> Answer:
+        moment = now or datetime.now(self._tz)
+        return self.index.ask(question, today=moment.astimezone(self._tz).date())

@@ -1,0 +1,297 @@
+"""Knowledge-base storage: idempotent import, reading what is published, export.
+
+Keyword-only functions that take an ``AsyncSession``; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge.loader import Content
+from knowledge.models import (
+    EntryStatus,
+    KbEntry,
+    KbEntryVersion,
+    KbOutOfScope,
+    KbQuestion,
+    KbSynonym,
+    utcnow,
+)
+from knowledge.schema import EntryIn, OutOfScopeIn, SynonymIn
+
+_ENTRY_FIELDS = tuple(name for name in EntryIn.model_fields if name not in {"id", "questions"})
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    synonyms_changed: int = 0
+    out_of_scope_changed: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.created or self.updated or self.synonyms_changed or self.out_of_scope_changed
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": len(self.unchanged),
+            "synonyms_changed": self.synonyms_changed,
+            "out_of_scope_changed": self.out_of_scope_changed,
+        }
+
+
+def entry_hash(entry: EntryIn) -> str:
+    payload = json.dumps(entry.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def snapshot(entry: KbEntry, questions: list[str]) -> dict[str, Any]:
+    data = entry.model_dump(mode="json", exclude={"imported_hash", "updated_at"})
+    data["questions"] = questions
+    return data
+
+
+async def _upsert_entry(
+    session: AsyncSession, item: EntryIn, changed_by: str, report: ImportReport
+) -> None:
+    digest = entry_hash(item)
+    row = await session.get(KbEntry, item.id)
+    if row is not None and row.imported_hash == digest:
+        report.unchanged.append(item.id)
+        return
+    values = {name: getattr(item, name) for name in _ENTRY_FIELDS}
+    if row is None:
+        row = KbEntry(id=item.id, **values, status=EntryStatus.published.value, version=1)
+        session.add(row)
+        report.created.append(item.id)
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.status = EntryStatus.published.value
+        row.version += 1
+        report.updated.append(item.id)
+        await session.execute(delete(KbQuestion).where(KbQuestion.entry_id == item.id))
+    row.imported_hash = digest
+    row.updated_at = utcnow()
+    # The entry row must exist before its questions reference it.
+    await session.flush()
+    session.add_all(
+        KbQuestion(entry_id=item.id, position=i, text=text) for i, text in enumerate(item.questions)
+    )
+    session.add(
+        KbEntryVersion(
+            entry_id=item.id,
+            version=row.version,
+            snapshot=snapshot(row, list(item.questions)),
+            changed_by=changed_by,
+        )
+    )
+
+
+async def _sync_synonyms(session: AsyncSession, synonyms: list[SynonymIn]) -> int:
+    wanted = {variant: item.canonical for item in synonyms for variant in item.variants}
+    rows = {row.variant: row for row in (await session.execute(select(KbSynonym))).scalars()}
+    changed = 0
+    for variant, canonical in wanted.items():
+        row = rows.get(variant)
+        if row is None:
+            session.add(KbSynonym(variant=variant, canonical=canonical))
+            changed += 1
+        elif row.canonical != canonical:
+            row.canonical = canonical
+            changed += 1
+    return changed
+
+
+async def _sync_out_of_scope(session: AsyncSession, items: list[OutOfScopeIn]) -> int:
+    changed = 0
+    for item in items:
+        values = item.model_dump(exclude={"id"})
+        row = await session.get(KbOutOfScope, item.id)
+        if row is None:
+            session.add(KbOutOfScope(id=item.id, **values))
+            changed += 1
+        elif any(getattr(row, key) != value for key, value in values.items()):
+            for key, value in values.items():
+                setattr(row, key, value)
+            changed += 1
+    return changed
+
+
+async def import_content(
+    session: AsyncSession, content: Content, *, changed_by: str = "import"
+) -> ImportReport:
+    """Upsert entries by id (a changed entry gets a new version), synonyms and out-of-scope
+    matters. Running it twice with the same content changes nothing."""
+    report = ImportReport()
+    for item in content.entries:
+        await _upsert_entry(session, item, changed_by, report)
+    if content.synonyms:
+        report.synonyms_changed = await _sync_synonyms(session, content.synonyms)
+    if content.out_of_scope:
+        report.out_of_scope_changed = await _sync_out_of_scope(session, content.out_of_scope)
+    await session.flush()
+    return report
+
+
+@dataclass(frozen=True)
+class PublishedEntry:
+    """What the matcher and the channels need of one published entry."""
+
+    id: str
+    title: str
+    category: str
+    questions: tuple[str, ...]
+    keywords: tuple[str, ...]
+    answer: str
+    details: dict[str, str]
+    related: tuple[str, ...]
+    facility_category: str | None
+    source: str
+    reviewed: date
+    review_by: date
+    effective_from: date | None
+    effective_to: date | None
+    version: int
+
+    def in_force(self, today: date) -> bool:
+        if self.effective_from is not None and today < self.effective_from:
+            return False
+        return self.effective_to is None or today <= self.effective_to
+
+
+@dataclass(frozen=True)
+class KnowledgeSnapshot:
+    entries: tuple[PublishedEntry, ...]
+    synonyms: dict[str, str]
+    out_of_scope: tuple[OutOfScopeIn, ...]
+
+
+async def load_published(session: AsyncSession) -> KnowledgeSnapshot:
+    rows = (
+        await session.execute(
+            select(KbEntry)
+            .where(KbEntry.status == EntryStatus.published.value)
+            .order_by(KbEntry.id)
+        )
+    ).scalars()
+    entries_by_id = {row.id: row for row in rows}
+    questions: dict[str, list[str]] = {entry_id: [] for entry_id in entries_by_id}
+    question_rows = await session.execute(
+        select(KbQuestion.entry_id, KbQuestion.text).order_by(
+            KbQuestion.entry_id, KbQuestion.position
+        )
+    )
+    for entry_id, text in question_rows:
+        if entry_id in questions:
+            questions[entry_id].append(text)
+    entries = tuple(
+        PublishedEntry(
+            id=row.id,
+            title=row.title,
+            category=row.category,
+            questions=tuple(questions[row.id]),
+            keywords=tuple(row.keywords),
+            answer=row.answer,
+            details={
+                name: value
+                for name in ("eligibility", "materials", "where", "fees", "contacts")
+                if (value := getattr(row, name))
+            },
+            related=tuple(row.related),
+            facility_category=row.facility_category,
+            source=row.source,
+            reviewed=row.reviewed,
+            review_by=row.review_by,
+            effective_from=row.effective_from,
+            effective_to=row.effective_to,
+            version=row.version,
+        )
+        for row in entries_by_id.values()
+    )
+    synonyms = {
+        row.variant: row.canonical for row in (await session.execute(select(KbSynonym))).scalars()
+    }
+    out_of_scope = tuple(
+        OutOfScopeIn(
+            id=row.id,
+            title=row.title,
+            questions=row.questions,
+            keywords=row.keywords,
+            advice=row.advice,
+        )
+        for row in (await session.execute(select(KbOutOfScope).order_by(KbOutOfScope.id))).scalars()
+    )
+    return KnowledgeSnapshot(entries=entries, synonyms=synonyms, out_of_scope=out_of_scope)
+
+
+async def export_published(session: AsyncSession) -> list[dict[str, Any]]:
+    """Every published entry with all its fields, as ``kb export --format json`` prints them."""
+    rows = (
+        (
+            await session.execute(
+                select(KbEntry)
+                .where(KbEntry.status == EntryStatus.published.value)
+                .order_by(KbEntry.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    question_rows = await session.execute(
+        select(KbQuestion.entry_id, KbQuestion.text).order_by(
+            KbQuestion.entry_id, KbQuestion.position
+        )
+    )
+    questions: dict[str, list[str]] = {}
+    for entry_id, text in question_rows:
+        questions.setdefault(entry_id, []).append(text)
+    exported = []
+    for row in rows:
+        data = row.model_dump(mode="json", exclude={"imported_hash"})
+        data["questions"] = questions.get(row.id, [])
+        exported.append(data)
+    return exported
+
+
+def snapshot_from_content(content: Content, *, version: int = 1) -> KnowledgeSnapshot:
+    """A snapshot straight from YAML content, as if all of it were published (tools, tests)."""
+    entries = tuple(
+        PublishedEntry(
+            id=e.id,
+            title=e.title,
+            category=e.category,
+            questions=tuple(e.questions),
+            keywords=tuple(e.keywords),
+            answer=e.answer,
+            details={
+                name: value
+                for name in ("eligibility", "materials", "where", "fees", "contacts")
+                if (value := getattr(e, name))
+            },
+            related=tuple(e.related),
+            facility_category=e.facility_category,
+            source=e.source,
+            reviewed=e.reviewed,
+            review_by=e.review_by,
+            effective_from=e.effective_from,
+            effective_to=e.effective_to,
+            version=version,
+        )
+        for e in content.entries
+    )
+    synonyms = {variant: s.canonical for s in content.synonyms for variant in s.variants}
+    return KnowledgeSnapshot(entries, synonyms, tuple(content.out_of_scope))
