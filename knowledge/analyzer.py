@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from itertools import product
+from itertools import pairwise, product
 from typing import Any
 
 from knowledge.normalize import normalize
@@ -23,7 +23,15 @@ log = logging.getLogger(__name__)
 
 # Words that say nothing about which service is meant.
 STOPWORDS = frozenset(
-    ["的", "了", "吗", "么", "是", "在", "有", "我", "你", "他", "她", "它", "们", "我们", "你们", "他们", "这", "那", "这个", "那个", "哪", "哪个", "哪里", "哪儿", "什么", "怎么", "怎样", "怎么样", "如何", "为什么", "能", "能不能", "可以", "可不可以", "可否", "要", "需要", "想", "会", "吧", "呢", "啊", "呀", "就", "都", "也", "还", "和", "与", "或", "及", "跟", "给", "让", "把", "被", "对", "从", "到", "去", "来", "上", "下", "个", "一", "一下", "一个", "些", "一些", "多少", "几", "吗", "嘛", "呗", "请", "您", "啥", "咋", "咋办", "怎么办", "办法", "问题", "事情", "情况", "现在", "今天", "已经", "还是", "或者", "如果", "的话", "因为", "所以", "但是", "不", "没", "没有", "不是", "得", "地", "着", "过", "很", "太", "最", "比较", "自己", "人家", "家里", "一般", "具体", "关于", "方面", "相关", "有关", "a", "an", "the", "of", "to", "for", "and", "or", "is", "are", "be", "in", "on", "at", "how", "what", "where", "when", "which", "can", "i", "my", "me", "do", "does"]
+    (
+        "的 了 吗 么 是 在 有 我 你 他 她 它 们 我们 你们 他们 这 那 这个 那个 哪 哪个 "
+        "哪里 哪儿 什么 怎么 怎样 怎么样 如何 为什么 能 能不能 可以 可不可以 可否 要 需要 "
+        "想 会 吧 呢 啊 呀 就 都 也 还 和 与 或 及 跟 给 让 把 被 对 从 到 去 来 上 下 "
+        "个 一 一下 一个 些 一些 多少 几 嘛 呗 请 您 啥 咋 咋办 怎么办 办法 问题 事情 "
+        "情况 现在 今天 已经 还是 或者 如果 的话 因为 所以 但是 不 没 没有 不是 得 地 "
+        "着 过 很 太 最 比较 自己 人家 家里 一般 具体 关于 方面 相关 有关 a an the of "
+        "to for and or is are be in on at how what where when which can i my me do does"
+    ).split()
 )
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -92,8 +100,7 @@ def add_domain_words(words: Iterable[str]) -> None:
 
 def _pinyin_pairs(sequence: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     return [
-        tuple(f"p:{a}_{b}" for a, b in product(left, right))
-        for left, right in zip(sequence, sequence[1:], strict=False)
+        tuple(f"p:{a}_{b}" for a, b in product(left, right)) for left, right in pairwise(sequence)
     ]
 
 

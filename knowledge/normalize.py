@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import cache
+from typing import Any
 
 # Nobody asks a question longer than this; a pasted page is cut, not refused.
 MAX_INPUT_CHARS = 200
@@ -72,14 +73,14 @@ _CN_NUMBER = re.compile(
 
 
 @cache
-def _converter() -> object:
+def _converter() -> Any:
     import opencc
 
     return opencc.OpenCC("t2s")
 
 
 def to_simplified(text: str) -> str:
-    return _converter().convert(text)  # type: ignore[attr-defined, no-any-return]
+    return str(_converter().convert(text))
 
 
 def _keep(char: str) -> str:

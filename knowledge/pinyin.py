@@ -44,7 +44,7 @@ def fuzzy(syllable: str) -> str:
 def _table() -> dict[int, str]:
     from pypinyin.constants import PINYIN_DICT
 
-    return PINYIN_DICT  # type: ignore[no-any-return]
+    return PINYIN_DICT
 
 
 @lru_cache(maxsize=65536)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from knowledge.calibration import Calibration
 from knowledge.matcher import Answer, KnowledgeIndex
@@ -30,13 +31,15 @@ async def content_stamp(session: AsyncSession) -> tuple[object, ...]:
     """Changes whenever entries, synonyms or out-of-scope matters change."""
     entries = (
         await session.execute(
-            select(func.count(), func.max(KbEntry.updated_at), func.sum(KbEntry.version))
+            select(func.count(), func.max(col(KbEntry.updated_at)), func.sum(col(KbEntry.version)))
         )
     ).one()
-    synonyms = (await session.execute(select(func.count(), func.max(KbSynonym.id)))).one()
+    synonyms = (await session.execute(select(func.count(), func.max(col(KbSynonym.id))))).one()
     oos = (await session.execute(select(func.count()).select_from(KbOutOfScope))).scalar_one()
     statuses = (
-        await session.execute(select(KbEntry.status, func.count()).group_by(KbEntry.status))
+        await session.execute(
+            select(col(KbEntry.status), func.count()).group_by(col(KbEntry.status))
+        )
     ).all()
     return (*entries, *synonyms, oos, tuple(sorted(map(tuple, statuses))))
 

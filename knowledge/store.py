@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from knowledge.loader import Content
 from knowledge.models import (
@@ -83,7 +84,7 @@ async def _upsert_entry(
         row.status = EntryStatus.published.value
         row.version += 1
         report.updated.append(item.id)
-        await session.execute(delete(KbQuestion).where(KbQuestion.entry_id == item.id))
+        await session.execute(delete(KbQuestion).where(col(KbQuestion.entry_id) == item.id))
     row.imported_hash = digest
     row.updated_at = utcnow()
     # The entry row must exist before its questions reference it.
@@ -180,30 +181,36 @@ class KnowledgeSnapshot:
     out_of_scope: tuple[OutOfScopeIn, ...]
 
 
-async def load_published(session: AsyncSession) -> KnowledgeSnapshot:
-    rows = (
-        await session.execute(
-            select(KbEntry)
-            .where(KbEntry.status == EntryStatus.published.value)
-            .order_by(KbEntry.id)
-        )
-    ).scalars()
-    entries_by_id = {row.id: row for row in rows}
-    questions: dict[str, list[str]] = {entry_id: [] for entry_id in entries_by_id}
-    question_rows = await session.execute(
-        select(KbQuestion.entry_id, KbQuestion.text).order_by(
-            KbQuestion.entry_id, KbQuestion.position
+async def _published_rows(session: AsyncSession) -> list[KbEntry]:
+    result = await session.execute(
+        select(KbEntry)
+        .where(col(KbEntry.status) == EntryStatus.published.value)
+        .order_by(col(KbEntry.id))
+    )
+    return list(result.scalars())
+
+
+async def _questions_by_entry(session: AsyncSession) -> dict[str, list[str]]:
+    rows = await session.execute(
+        select(col(KbQuestion.entry_id), col(KbQuestion.text)).order_by(
+            col(KbQuestion.entry_id), col(KbQuestion.position)
         )
     )
-    for entry_id, text in question_rows:
-        if entry_id in questions:
-            questions[entry_id].append(text)
+    questions: dict[str, list[str]] = {}
+    for entry_id, text in rows:
+        questions.setdefault(entry_id, []).append(text)
+    return questions
+
+
+async def load_published(session: AsyncSession) -> KnowledgeSnapshot:
+    entries_by_id = {row.id: row for row in await _published_rows(session)}
+    questions = await _questions_by_entry(session)
     entries = tuple(
         PublishedEntry(
             id=row.id,
             title=row.title,
             category=row.category,
-            questions=tuple(questions[row.id]),
+            questions=tuple(questions.get(row.id, ())),
             keywords=tuple(row.keywords),
             answer=row.answer,
             details={
@@ -233,32 +240,17 @@ async def load_published(session: AsyncSession) -> KnowledgeSnapshot:
             keywords=row.keywords,
             advice=row.advice,
         )
-        for row in (await session.execute(select(KbOutOfScope).order_by(KbOutOfScope.id))).scalars()
+        for row in (
+            await session.execute(select(KbOutOfScope).order_by(col(KbOutOfScope.id)))
+        ).scalars()
     )
     return KnowledgeSnapshot(entries=entries, synonyms=synonyms, out_of_scope=out_of_scope)
 
 
 async def export_published(session: AsyncSession) -> list[dict[str, Any]]:
     """Every published entry with all its fields, as ``kb export --format json`` prints them."""
-    rows = (
-        (
-            await session.execute(
-                select(KbEntry)
-                .where(KbEntry.status == EntryStatus.published.value)
-                .order_by(KbEntry.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    question_rows = await session.execute(
-        select(KbQuestion.entry_id, KbQuestion.text).order_by(
-            KbQuestion.entry_id, KbQuestion.position
-        )
-    )
-    questions: dict[str, list[str]] = {}
-    for entry_id, text in question_rows:
-        questions.setdefault(entry_id, []).append(text)
+    rows = await _published_rows(session)
+    questions = await _questions_by_entry(session)
     exported = []
     for row in rows:
         data = row.model_dump(mode="json", exclude={"imported_hash"})
