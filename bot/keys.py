@@ -10,12 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.database import DatabaseState
 from bot.settings import Settings
 from bot.web.metrics import HttpMetrics
+from knowledge.service import KnowledgeBase
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 DATABASE_STATE = web.AppKey("database_state", DatabaseState)
 METRICS = web.AppKey("metrics", HttpMetrics)
+KNOWLEDGE = web.AppKey("knowledge", KnowledgeBase)
 if TYPE_CHECKING:
     from telegram.ext import Application as TelegramApplication
 

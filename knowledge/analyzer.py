@@ -17,7 +17,7 @@ from itertools import pairwise, product
 from typing import Any
 
 from knowledge.normalize import normalize
-from knowledge.pinyin import readings, split_latin
+from knowledge.pinyin import exact_reading, readings, split_latin, split_latin_exact
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +104,89 @@ def _pinyin_pairs(sequence: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     ]
 
 
+def sound_key(word: str) -> str | None:
+    """Exact toneless pinyin of a word (a pinyin keyboard's homophones share it)."""
+    sounds = [exact_reading(c) for c in word]
+    return " ".join(sounds) if all(sounds) else None  # type: ignore[arg-type]
+
+
+def segment(text: str) -> list[str]:
+    return [w for w in _jieba().lcut(text, HMM=True) if w.strip()]
+
+
 class Analyzer:
     def __init__(self, synonyms: Synonyms) -> None:
         self.synonyms = synonyms
+        # Filled in by the index once it knows its vocabulary: sound key -> domain word.
+        self.by_sound: dict[str, str] = {}
+        self.known: frozenset[str] = frozenset()
+
+    def learn_vocabulary(self, words: dict[str, int], known: set[str]) -> None:
+        """Domain words (with how many documents use them) to correct towards, and every
+        word and bigram the index knows (never corrected away)."""
+        by_sound: dict[str, tuple[int, str]] = {}
+        for word, count in words.items():
+            if 2 <= len(word) <= 4 and _CJK.fullmatch(word):
+                key = sound_key(word)
+                if key and (key not in by_sound or by_sound[key][0] < count):
+                    by_sound[key] = (count, word)
+        self.by_sound = {key: word for key, (_, word) in by_sound.items()}
+        # Residents' own words (养老院) spelled in pinyin lead to the canonical word too.
+        for variant, canonical in self.synonyms.mapping.items():
+            key = sound_key(variant)
+            if key and 2 <= len(variant) <= 6:
+                self.by_sound.setdefault(key, canonical)
+        self.known = frozenset(known)
+
+    def correct(self, text: str) -> str:
+        """Replace an unknown word that sounds like a domain word with that word (底保 → 低保).
+
+        Only spans the index has never seen are touched, longest first, so real words stay.
+        """
+        if not self.by_sound:
+            return text
+
+        def fix(run: str) -> str:
+            out, i = [], 0
+            while i < len(run):
+                for size in (4, 3, 2):
+                    piece = run[i : i + size]
+                    if len(piece) < size or piece in self.known:
+                        continue
+                    word = self.by_sound.get(sound_key(piece) or "")
+                    if word is not None and word != piece:
+                        out.append(word)
+                        i += size
+                        break
+                else:
+                    out.append(run[i])
+                    i += 1
+            return "".join(out)
+
+        def from_pinyin(match: re.Match[str]) -> str:
+            """Typed pinyin (``zhucan``, ``dibao shenqing``) becomes the domain word it spells."""
+            syllables = split_latin_exact(match.group(0))
+            if not syllables or len(syllables) < 2:
+                return match.group(0)
+            out, i, changed = [], 0, False
+            while i < len(syllables):
+                for size in (6, 5, 4, 3, 2):
+                    word = self.by_sound.get(" ".join(syllables[i : i + size]))
+                    if i + size <= len(syllables) and word is not None:
+                        out.append(word)
+                        i += size
+                        changed = True
+                        break
+                else:
+                    out.append(syllables[i])
+                    i += 1
+            return " ".join(out) if changed else match.group(0)
+
+        text = _LATIN.sub(from_pinyin, text)
+        return _CJK.sub(lambda m: fix(m.group(0)), text)
 
     def analyze(self, raw: str) -> Analyzed:
-        text = self.synonyms.apply(normalize(raw))
+        text = self.correct(self.synonyms.apply(normalize(raw)))
         terms: list[str] = []
         groups: list[tuple[str, ...]] = []
         syllables: list[str] = []

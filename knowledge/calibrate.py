@@ -112,11 +112,10 @@ def training_samples(content: Content, seed: int = 7) -> list[Sample]:
                 if (key, i) not in held:
                     continue
                 for variant in _variants(question, rng, homophones):
-                    best = index.top_candidate(variant, today=TODAY)
-                    if best is None:
-                        continue
-                    doc_key, features = best
-                    samples.append(Sample(features, int(doc_key == key and key not in dropped)))
+                    # Every candidate is a sample: the model learns to rank, and its value for
+                    # the winner is the chance that the winner is right.
+                    for doc_key, features in index.candidate_features(variant, today=TODAY):
+                        samples.append(Sample(features, int(doc_key == key)))
     return samples
 
 

@@ -22,7 +22,8 @@ CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 class Features:
     text_coverage: float = 0.0  # IDF-weighted share of the question's words found in the entry
     sound_coverage: float = 0.0  # the same for pinyin syllable pairs
-    text_similarity: float = 0.0  # best rapidfuzz WRatio against a sample question
+    question_coverage: float = 0.0  # the better of the two within the best single question
+    text_similarity: float = 0.0  # best rapidfuzz ratio against a sample question
     sound_similarity: float = 0.0  # the same on pinyin strings
     bm25_share: float = 0.0  # BM25 score relative to the best candidate's
     evidence: float = 0.0  # how much matched at all: covered IDF weight, squashed to [0, 1]
@@ -55,7 +56,7 @@ class Calibration:
             return cls.load(CALIBRATION_FILE)
         # Before a fit exists: an even blend of the features, centred where answers turn right.
         return cls(
-            weights=(3.0, 2.0, 3.0, 2.0, 0.0, 2.0), bias=-7.0, threshold=0.5, suggestion_floor=0.1
+            weights=(2.0, 2.0, 2.0, 2.0, 2.0, 0.0, 2.0), bias=-7.0, threshold=0.5, suggestion_floor=0.1
         )
 
     @classmethod

@@ -20,7 +20,8 @@ from datetime import date
 
 from rapidfuzz import fuzz
 
-from knowledge.analyzer import Analyzed, Analyzer, Synonyms, add_domain_words
+from knowledge.analyzer import Analyzed, Analyzer, Synonyms, add_domain_words, segment
+from knowledge.normalize import normalize
 from knowledge.calibration import Calibration, Features
 from knowledge.schema import OutOfScopeIn
 from knowledge.store import KnowledgeSnapshot, PublishedEntry
@@ -36,12 +37,19 @@ EVIDENCE_SCALE = 6.0
 
 
 @dataclass(frozen=True)
+class Sample:
+    text: str
+    pinyin: str
+    terms: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Doc:
     key: str
     title: str
     entry: PublishedEntry | None
     out_of_scope: OutOfScopeIn | None
-    samples: tuple[tuple[str, str], ...]  # (normalised text, pinyin) of title and questions
+    samples: tuple[Sample, ...]  # the title and the sample questions, analysed
     terms: frozenset[str]
 
 
@@ -136,12 +144,24 @@ class KnowledgeIndex:
                 repeat = TITLE_REPEAT if position == 0 else 1
                 for term in analyzed.all_terms():
                     bag[term] += repeat
-                samples.append((analyzed.text, analyzed.pinyin))
+                samples.append(
+                    Sample(analyzed.text, analyzed.pinyin, frozenset(analyzed.all_terms()))
+                )
             for keyword in keywords:
                 for term in analyzer.analyze(keyword).all_terms():
                     bag[term] += 1
             docs.append(Doc(key, title, entry, oos, tuple(samples), frozenset(bag)))
             bags.append(bag)
+        # Questions are corrected towards the domain's own words from now on; samples were
+        # analysed before, which is right: they are the content's own spelling.
+        document_frequency: Counter[str] = Counter()
+        for bag in bags:
+            document_frequency.update(t[2:] for t in bag if t[0] == "w")
+        domain = domain_words(snapshot, synonyms)
+        analyzer.learn_vocabulary(
+            {w: n for w, n in document_frequency.items() if w in domain},
+            known={t[2:] for bag in bags for t in bag if t[0] in "wb"},
+        )
         return cls(docs, *_bm25_postings(bags), analyzer, calibration or Calibration.default())
 
     # Asking -----------------------------------------------------------------------------------
@@ -154,11 +174,10 @@ class KnowledgeIndex:
         scored.sort(key=lambda c: c.confidence, reverse=True)
         return scored
 
-    def top_candidate(self, question: str, *, today: date) -> tuple[str, Features] | None:
-        """The best candidate's key and features, for fitting the calibration."""
+    def candidate_features(self, question: str, *, today: date) -> list[tuple[str, Features]]:
+        """Every candidate's key and features, best first, for fitting the calibration."""
         query = self.analyzer.analyze(question)
-        scored = self._ranked(query, today)
-        return (self.docs[scored[0].index].key, scored[0].features) if scored else None
+        return [(self.docs[c.index].key, c.features) for c in self._ranked(query, today)]
 
     def ask(self, question: str, *, today: date) -> Answer:
         started = time.perf_counter()
@@ -230,34 +249,61 @@ class KnowledgeIndex:
     def _weight(self, term: str) -> float:
         return KIND_WEIGHT[term[0]] * self.idf.get(term, self.unknown_idf)
 
-    def _features(self, query: Analyzed, candidate: _Scored, top_bm25: float) -> Features:
-        doc = self.docs[candidate.index]
-        unique = set(query.terms)
-        total = sum(self._weight(t) for t in unique)
-        covered = sum(self._weight(t) for t in unique if t in doc.terms)
-        groups = set(query.pinyin_groups)
+    def _coverage(
+        self, terms: set[str], groups: set[tuple[str, ...]], have: frozenset[str]
+    ) -> tuple[float, float]:
+        """IDF-weighted shares of the question's words and of its sounds found in ``have``."""
+        total = sum(self._weight(t) for t in terms)
+        covered = sum(self._weight(t) for t in terms if t in have)
         py_total = sum(max(self._weight(t) for t in g) for g in groups)
         py_covered = sum(
+            max(self._weight(t) for t in g) for g in groups if any(t in have for t in g)
+        )
+        text = covered / total if total else 0.0
+        # With no sounds to compare (an English question) the sound channel follows the text.
+        sound = py_covered / py_total if py_total else text
+        return text, sound
+
+    def _features(self, query: Analyzed, candidate: _Scored, top_bm25: float) -> Features:
+        doc = self.docs[candidate.index]
+        terms, groups = set(query.terms), set(query.pinyin_groups)
+        text_coverage, sound_coverage = self._coverage(terms, groups, doc.terms)
+        # The best single sample question: are the words together in one question?
+        question_coverage = max(
+            max(self._coverage(terms, groups, sample.terms)) for sample in doc.samples
+        )
+        text_sim = max(fuzz.ratio(query.text, sample.text) for sample in doc.samples) / 100
+        sound_sim = (
+            max(fuzz.ratio(query.pinyin, sample.pinyin) for sample in doc.samples) / 100
+            if query.pinyin
+            else text_sim
+        )
+        matched = sum(self._weight(t) for t in terms if t in doc.terms)
+        py_matched = sum(
             max(self._weight(t) for t in g) for g in groups if any(t in doc.terms for t in g)
         )
-        text_sim = max(fuzz.WRatio(query.text, text) for text, _ in doc.samples) / 100
-        sound_sim = (
-            max(fuzz.WRatio(query.pinyin, pinyin) for _, pinyin in doc.samples if pinyin) / 100
-            if query.pinyin and any(p for _, p in doc.samples)
-            else 0.0
-        )
-        text_coverage = covered / total if total else 0.0
-        if not groups:
-            # No sounds to compare (an English question): the sound channel has no say.
-            py_covered, py_total, sound_sim = covered, total, text_sim
         return Features(
             text_coverage=text_coverage,
-            sound_coverage=py_covered / py_total if py_total else 0.0,
+            sound_coverage=sound_coverage,
+            question_coverage=question_coverage,
             text_similarity=text_sim,
             sound_similarity=sound_sim,
             bm25_share=candidate.bm25 / top_bm25 if top_bm25 else 0.0,
-            evidence=1.0 - math.exp(-max(covered, py_covered) / EVIDENCE_SCALE),
+            evidence=1.0 - math.exp(-max(matched, py_matched) / EVIDENCE_SCALE),
         )
+
+
+def domain_words(snapshot: KnowledgeSnapshot, synonyms: Synonyms) -> set[str]:
+    """The service's own vocabulary: words of titles, keywords and synonyms."""
+    texts = [
+        *(e.title for e in snapshot.entries),
+        *(k for e in snapshot.entries for k in e.keywords),
+        *(k for o in snapshot.out_of_scope for k in o.keywords),
+    ]
+    words = set(synonyms.words()) | {normalize(t) for t in texts}
+    for text in texts:
+        words.update(segment(normalize(text)))
+    return words
 
 
 def _bm25_postings(

@@ -59,6 +59,13 @@ def readings(char: str) -> tuple[str, ...]:
     return tuple(seen)[:MAX_READINGS]
 
 
+@lru_cache(maxsize=65536)
+def exact_reading(char: str) -> str | None:
+    """The first toneless reading, not made fuzzy (for homophone correction)."""
+    raw = _table().get(ord(char))
+    return _toneless(raw.split(",")[0]) if raw else None
+
+
 @cache
 def _syllables() -> frozenset[str]:
     plain = {_toneless(r) for value in _table().values() for r in value.split(",")}
@@ -68,7 +75,14 @@ def _syllables() -> frozenset[str]:
 
 @lru_cache(maxsize=4096)
 def split_latin(word: str) -> tuple[str, ...] | None:
-    """Split ``dibao`` into (di, bao); None when the word is not wholly pinyin."""
+    """Split ``dibao`` into fuzzy syllables (di, bao); None when the word is not all pinyin."""
+    exact = split_latin_exact(word)
+    return tuple(fuzzy(s) for s in exact) if exact else None
+
+
+@lru_cache(maxsize=4096)
+def split_latin_exact(word: str) -> tuple[str, ...] | None:
+    """Split ``dibao`` into (di, bao) as typed; None when the word is not wholly pinyin."""
     word = word.lower().replace("ü", "v")
     if not word.isascii() or not word.isalpha() or len(word) > 40:
         return None
@@ -84,5 +98,4 @@ def split_latin(word: str) -> tuple[str, ...] | None:
                 current = best[end]
                 if current is None or len(candidate) < len(current):
                     best[end] = candidate
-    found = best[len(word)]
-    return tuple(fuzzy(s) for s in found) if found else None
+    return best[len(word)] or None

@@ -25,7 +25,9 @@ from bot.database import (
 )
 from bot.settings import Settings
 from bot.telegram.texts import SOMETHING_WENT_WRONG
+from bot.web.ask import ask
 from bot.web.metrics import HttpMetrics
+from knowledge.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +99,50 @@ def _database_context(
     return database
 
 
-def create_app(settings: Settings, *, migrate_on_start: bool = True) -> web.Application:
+# How often the server looks for content changed by another process (``kb import``, a replica).
+CONTENT_POLL_S = 30.0
+
+
+async def _keep_knowledge_current(app: web.Application, poll_s: float) -> None:
+    """Build the index once the database is ready, then rebuild it whenever content changes."""
+    knowledge = app[keys.KNOWLEDGE]
+    await app[keys.DATABASE_STATE].migrated.wait()
+    while True:
+        try:
+            await knowledge.rebuild_if_changed()
+        except Exception:
+            log.exception("knowledge index rebuild failed; the previous index stays in use")
+        await asyncio.sleep(poll_s)
+
+
+def _knowledge_context(poll_s: float) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def knowledge(app: web.Application) -> AsyncIterator[None]:
+        app[keys.KNOWLEDGE] = KnowledgeBase(app[keys.SESSIONS], app[keys.SETTINGS].tz)
+        keeping = asyncio.create_task(_keep_knowledge_current(app, poll_s), name="knowledge")
+        try:
+            yield
+        finally:
+            keeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeping
+
+    return knowledge
+
+
+def create_app(
+    settings: Settings,
+    *,
+    migrate_on_start: bool = True,
+    content_poll_s: float = CONTENT_POLL_S,
+) -> web.Application:
     metrics_ = HttpMetrics()
     app = web.Application(middlewares=[metrics_.middleware(), error_middleware])
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = metrics_
     app.cleanup_ctx.append(_database_context(migrate_on_start))
+    app.cleanup_ctx.append(_knowledge_context(content_poll_s))
     app.router.add_get("/healthz", healthz)
+    app.router.add_post("/api/ask", ask)
     app.router.add_get("/metrics", metrics)
     if settings.telegram_enabled:
         # Imported only when needed: python-telegram-bot costs start time and memory.
