@@ -56,7 +56,10 @@ class Calibration:
             return cls.load(CALIBRATION_FILE)
         # Before a fit exists: an even blend of the features, centred where answers turn right.
         return cls(
-            weights=(2.0, 2.0, 2.0, 2.0, 2.0, 0.0, 2.0), bias=-7.0, threshold=0.5, suggestion_floor=0.1
+            weights=(2.0, 2.0, 2.0, 2.0, 2.0, 0.0, 2.0),
+            bias=-7.0,
+            threshold=0.5,
+            suggestion_floor=0.1,
         )
 
     @classmethod

@@ -24,6 +24,16 @@ _SECTIONS: dict[str, type[BaseModel]] = {
 }
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML, but dates stay text: pydantic checks them and can say where a bad one is."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class ContentError(Exception):
     """One problem in one file, located for the person who has to fix it."""
 
@@ -83,8 +93,8 @@ def _describe_loc(section: str, index: int, loc: Sequence[int | str], item: Any)
 
 def load_text(text: str, path: Path | str = "<text>") -> Content:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

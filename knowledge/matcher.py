@@ -21,8 +21,8 @@ from datetime import date
 from rapidfuzz import fuzz
 
 from knowledge.analyzer import Analyzed, Analyzer, Synonyms, add_domain_words, segment
-from knowledge.normalize import normalize
 from knowledge.calibration import Calibration, Features
+from knowledge.normalize import normalize
 from knowledge.schema import OutOfScopeIn
 from knowledge.store import KnowledgeSnapshot, PublishedEntry
 
@@ -32,6 +32,7 @@ CANDIDATES = 12
 MAX_SUGGESTIONS = 3
 KIND_WEIGHT = {"w": 1.0, "e": 1.0, "b": 0.7, "p": 0.6}
 TITLE_REPEAT = 2
+UNKNOWN_WORD_WEIGHT = 1.5
 # Covered IDF weight at which evidence reaches 1 - 1/e: about two specific words.
 EVIDENCE_SCALE = 6.0
 
@@ -108,7 +109,6 @@ class KnowledgeIndex:
         self.docs = tuple(docs)
         self.postings = postings
         self.idf = idf
-        self.unknown_idf = math.log(1 + len(docs) + 0.5) + 1.0
         self.analyzer = analyzer
         self.calibration = calibration
         self._excluded: tuple[date, frozenset[int]] | None = None
@@ -247,7 +247,14 @@ class KnowledgeIndex:
         return [_Scored(index=doc, bm25=score) for score, doc in top]
 
     def _weight(self, term: str) -> float:
-        return KIND_WEIGHT[term[0]] * self.idf.get(term, self.unknown_idf)
+        idf = self.idf.get(term)
+        if idf is not None:
+            return KIND_WEIGHT[term[0]] * idf
+        # A word the index has never seen says the question may be about something else, but
+        # residents wrap questions in everyday words (老头子, 有没有): it weighs like a common
+        # word, not like the rarest. An unseen bigram or sound pair weighs nothing: the word
+        # it belongs to already counts.
+        return UNKNOWN_WORD_WEIGHT if term[0] in "we" else 0.0
 
     def _coverage(
         self, terms: set[str], groups: set[tuple[str, ...]], have: frozenset[str]
