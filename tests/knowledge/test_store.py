@@ -47,7 +47,7 @@ async def test_import_is_idempotent_and_a_change_makes_a_new_version(engine: Asy
         versions = (
             (
                 await session.execute(
-                    select(KbEntryVersion.version).where(
+                    select(col(KbEntryVersion.version)).where(
                         col(KbEntryVersion.entry_id) == "test-entry"
                     )
                 )
@@ -59,7 +59,7 @@ async def test_import_is_idempotent_and_a_change_makes_a_new_version(engine: Asy
         questions = (
             (
                 await session.execute(
-                    select(KbQuestion.text)
+                    select(col(KbQuestion.text))
                     .where(col(KbQuestion.entry_id) == "test-entry")
                     .order_by(col(KbQuestion.position))
                 )
