@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The README's two commands, each doing all its own set-up on a machine with only Python 3.11.
 
-    python3 dev.py serve   # virtual environment, install, migrations, then `minzheng serve`
-    python3 dev.py test    # virtual environment, install, ruff, mypy, pytest on SQLite,
+    python3 dev.py serve   # virtual environment, install, migrations and seed, then serve
+    python3 dev.py test    # virtual environment, install, ruff, mypy, kb lint, pytest on SQLite,
                            # then the database tests again on PostgreSQL
 
 Standard library only: it runs before anything is installed.
@@ -52,8 +52,8 @@ def ensure_environment() -> None:
 
 def serve() -> int:
     ensure_environment()
-    say("applying database migrations")
-    if run(BIN / "minzheng", "db", "upgrade") != 0:
+    say("applying database migrations and loading the shipped content")
+    if run(BIN / "minzheng", "seed") != 0:
         return 1
     say("starting on http://127.0.0.1:8080/ (health: /healthz, metrics: /metrics; Ctrl-C stops)")
     os.execv(BIN / "minzheng", [str(BIN / "minzheng"), "serve"])
@@ -84,6 +84,7 @@ def test(pytest_args: list[str]) -> int:
     step("ruff check", BIN / "ruff", "check", ".")
     step("ruff format --check", BIN / "ruff", "format", "--check", ".")
     step("mypy", BIN / "mypy")
+    step("minzheng kb lint", BIN / "minzheng", "kb", "lint")
     step("pytest on SQLite", BIN / "pytest", *pytest_args)
 
     pg_url = os.environ.get("MINZHENG_TEST_POSTGRES_URL")

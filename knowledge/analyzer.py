@@ -8,6 +8,7 @@ bigram, ``p:`` pinyin syllable pair, ``e:`` Latin word.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -30,13 +31,16 @@ STOPWORDS = frozenset(
         "个 一 一下 一个 些 一些 多少 几 嘛 呗 请 您 啥 咋 咋办 怎么办 办法 问题 事情 "
         "情况 现在 今天 已经 还是 或者 如果 的话 因为 所以 但是 不 没 没有 不是 得 地 "
         "着 过 很 太 最 比较 自己 人家 家里 一般 具体 关于 方面 相关 有关 a an the of "
-        "to for and or is are be in on at how what where when which can i my me do does"
+        "to for and or is are be in on at how what where when which can i my me do does "
+        "伐 侬 阿拉 屋里厢 晓得 啥个 哪能 辰光 一直 好多 有点 一点 时候 听说 请教 知道 觉得 "
+        "应该 是不是 有没有 行不行 好不好 可能 那种 这种 这样 那样 怎么弄 怎么搞 找谁 找哪个"
     ).split()
 )
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _LATIN = re.compile(r"[a-z]+")
-_DIGIT_WORD = re.compile(r"\d+[\u4e00-\u9fff]?")
+_LATIN_RUN = re.compile(r"[a-z]+(?: [a-z]+)*")
+_DIGIT_WORD = re.compile(r"\d+[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,11 @@ class Synonyms:
                 cleaned[key] = value
         self.mapping = cleaned
         words = sorted({*cleaned, *cleaned.values()}, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, words))) if words else None
+        # English variants match whole words only ("rent" must not fire inside "parent").
+        alternatives = [
+            rf"(?<![a-z]){re.escape(w)}(?![a-z])" if w.isascii() else re.escape(w) for w in words
+        ]
+        self._pattern = re.compile("|".join(alternatives)) if words else None
 
     def apply(self, text: str) -> str:
         if self._pattern is None:
@@ -71,7 +79,7 @@ class Synonyms:
         return self._pattern.sub(lambda m: self.mapping.get(m.group(0), m.group(0)), text)
 
     def words(self) -> set[str]:
-        return set(self.mapping.values())
+        return {w for w in self.mapping.values() if not w.isascii()}
 
 
 _JIEBA_LOCK = threading.Lock()
@@ -86,6 +94,12 @@ def _jieba() -> Any:
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
     return tokenizer
+
+
+def general_surprisal(word: str) -> float:
+    """How rare a word is in everyday Chinese (jieba's dictionary), in nats."""
+    tokenizer = _jieba()
+    return float(math.log(tokenizer.total / (tokenizer.FREQ.get(word, 0) + 1)))
 
 
 def add_domain_words(words: Iterable[str]) -> None:
@@ -126,7 +140,7 @@ class Analyzer:
         word and bigram the index knows (never corrected away)."""
         by_sound: dict[str, tuple[int, str]] = {}
         for word, count in words.items():
-            if 2 <= len(word) <= 4 and _CJK.fullmatch(word):
+            if 2 <= len(word) <= 6 and _CJK.fullmatch(word):
                 key = sound_key(word)
                 if key and (key not in by_sound or by_sound[key][0] < count):
                     by_sound[key] = (count, word)
@@ -164,9 +178,14 @@ class Analyzer:
             return "".join(out)
 
         def from_pinyin(match: re.Match[str]) -> str:
-            """Typed pinyin (``zhucan``, ``dibao shenqing``) becomes the domain word it spells."""
-            syllables = split_latin_exact(match.group(0))
-            if not syllables or len(syllables) < 2:
+            """Typed pinyin (``zhucan``, ``dibao shenqing``, ``cishan chaoshi``) becomes the
+            domain words it spells; spaces between syllables do not matter."""
+            words = match.group(0).split()
+            split = [split_latin_exact(w) for w in words]
+            if not all(split):
+                return match.group(0)
+            syllables = [s for part in split for s in part or ()]
+            if len(syllables) < 2:
                 return match.group(0)
             out, i, changed = [], 0, False
             while i < len(syllables):
@@ -182,7 +201,7 @@ class Analyzer:
                     i += 1
             return " ".join(out) if changed else match.group(0)
 
-        text = _LATIN.sub(from_pinyin, text)
+        text = _LATIN_RUN.sub(from_pinyin, text)
         return _CJK.sub(lambda m: fix(m.group(0)), text)
 
     def analyze(self, raw: str) -> Analyzed:

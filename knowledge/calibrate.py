@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 
 from knowledge.analyzer import STOPWORDS, _jieba
-from knowledge.calibration import Calibration, Features
+from knowledge.calibration import LEAD_CAP, Calibration, Features
 from knowledge.evaluate import Case, evaluate
 from knowledge.loader import Content
 from knowledge.matcher import KnowledgeIndex
@@ -31,10 +31,50 @@ FOLDS = 5
 TODAY = date(2026, 1, 1)
 
 
+# Everyday wrapping residents put around a question (no service words in them).
+CONTEXT_BEFORE = (
+    "我家老头子",
+    "我妈年纪大了",
+    "我一个人住",
+    "听邻居说",
+    "老伴身体不好",
+    "家里条件不好",
+    "我七十多岁了",
+    "儿女都不在身边",
+    "请问一下",
+    "同志你好",
+)
+CONTEXT_AFTER = ("要怎么弄", "找谁办", "去哪里问", "麻烦告诉我", "谢谢", "急的", "要多久")
+# Nouns of other departments' matters, swapped in for a question's key word to make a question
+# that shares the everyday words of an entry but not its subject.
+FOREIGN_NOUNS = (
+    "护照",
+    "驾照",
+    "机票",
+    "社保卡",
+    "公积金",
+    "快递",
+    "电费",
+    "车位",
+    "股票",
+    "手机",
+    "宽带",
+    "签证",
+    "房贷",
+    "学区",
+    "发票",
+    "疫苗",
+    "车票",
+    "养老金",
+)
+
+
 @dataclass(frozen=True)
-class Sample:
-    features: Features
-    label: int
+class Group:
+    """One training question: its candidates (key, features) and the key that is right."""
+
+    candidates: list[tuple[str, Features]]
+    truth: str | None
 
 
 def _homophone_table(texts: Iterable[str]) -> dict[str, list[str]]:
@@ -73,7 +113,20 @@ def _variants(question: str, rng: random.Random, homophones: dict[str, list[str]
         if sounds:
             out.append(("" if rng.random() < 0.5 else " ").join(sounds))
     out.append(_to_traditional().convert(question))
+    before = rng.choice(CONTEXT_BEFORE) + "，" if rng.random() < 0.7 else ""
+    after = "，" + rng.choice(CONTEXT_AFTER) if rng.random() < 0.5 or not before else ""
+    out.append(before + question + after)
     return out
+
+
+def _foreign_variant(question: str, index: KnowledgeIndex, rng: random.Random) -> str | None:
+    """The question with its most specific word replaced by another department's matter."""
+    text = index.analyzer.synonyms.apply(normalize(question))
+    words = [w for w in _jieba().lcut(text) if w.strip() and w not in STOPWORDS]
+    if not words:
+        return None
+    key = max(words, key=lambda w: index.idf.get(f"w:{w}", 0.0))
+    return text.replace(key, rng.choice(FOREIGN_NOUNS), 1)
 
 
 def _without(
@@ -94,7 +147,7 @@ def _without(
     return KnowledgeSnapshot(entries, snapshot.synonyms, oos)
 
 
-def training_samples(content: Content, seed: int = 7) -> list[Sample]:
+def training_groups(content: Content, seed: int = 7) -> list[Group]:
     rng = random.Random(seed)
     snapshot = snapshot_from_content(content)
     docs: list[tuple[str, tuple[str, ...]]] = [(e.id, e.questions) for e in snapshot.entries] + [
@@ -102,33 +155,39 @@ def training_samples(content: Content, seed: int = 7) -> list[Sample]:
     ]
     homophones = _homophone_table(q for _, questions in docs for q in questions)
     keys = [key for key, _ in docs]
-    samples: list[Sample] = []
+    groups: list[Group] = []
     for fold in range(FOLDS):
         held = {(key, i) for key, qs in docs for i in range(len(qs)) if (i + fold) % FOLDS == 0}
         dropped = {key for n, key in enumerate(keys) if n % (FOLDS * 3) == fold * 3}
         index = KnowledgeIndex.build(_without(snapshot, held, dropped), Calibration.default())
         for key, questions in docs:
+            truth = None if key in dropped else key
             for i, question in enumerate(questions):
                 if (key, i) not in held:
                     continue
                 for variant in _variants(question, rng, homophones):
-                    # Every candidate is a sample: the model learns to rank, and its value for
-                    # the winner is the chance that the winner is right.
-                    for doc_key, features in index.candidate_features(variant, today=TODAY):
-                        samples.append(Sample(features, int(doc_key == key)))
-    return samples
+                    candidates = index.candidate_features(variant, today=TODAY)
+                    if candidates:
+                        groups.append(Group(candidates, truth))
+                foreign = _foreign_variant(question, index, rng)
+                if foreign is not None:
+                    candidates = index.candidate_features(foreign, today=TODAY)
+                    if candidates:
+                        groups.append(Group(candidates, None))
+    return groups
 
 
-def fit_logistic(
-    samples: Sequence[Sample], *, l2: float = 1e-3, steps: int = 4000, rate: float = 0.5
+def _logistic(
+    rows: Sequence[Sequence[float]], labels: Sequence[int], *, l2: float = 1e-3, steps: int = 4000
 ) -> tuple[tuple[float, ...], float]:
     """Batch gradient descent on the log loss with a little L2 (numpy: a dev-tool dependency)."""
     import numpy as np
 
-    x = np.array([s.features.vector() for s in samples], dtype=float)
-    y = np.array([s.label for s in samples], dtype=float)
+    x = np.array(rows, dtype=float)
+    y = np.array(labels, dtype=float)
     weights = np.zeros(x.shape[1])
     bias = 0.0
+    rate = 0.5
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-np.clip(x @ weights + bias, -30, 30)))
         error = p - y
@@ -137,14 +196,45 @@ def fit_logistic(
     return tuple(round(float(w), 4) for w in weights), round(bias, 4)
 
 
+def _scored(group: Group, calibration: Calibration) -> list[tuple[str, float, float]]:
+    """(key, score, lead) for each candidate, best first, as the matcher computes them."""
+    scores = sorted(
+        ((key, calibration.score(f)) for key, f in group.candidates), key=lambda t: -t[1]
+    )
+    out = []
+    for position, (key, score) in enumerate(scores):
+        rival = scores[1][1] if position == 0 and len(scores) > 1 else scores[0][1]
+        lead = score - rival if len(scores) > 1 else LEAD_CAP
+        out.append((key, score, lead))
+    return out
+
+
+def fit(groups: Sequence[Group], base: Calibration) -> Calibration:
+    """Stage one: candidate features -> score. Stage two: score and lead -> confidence."""
+    rows = [f.vector() for g in groups for _, f in g.candidates]
+    labels = [int(key == g.truth) for g in groups for key, _ in g.candidates]
+    weights, bias = _logistic(rows, labels)
+    staged = replace(base, weights=weights, bias=bias)
+    second_rows, second_labels = [], []
+    for group in groups:
+        for key, score, lead in _scored(group, staged):
+            second_rows.append([score, min(max(lead, -LEAD_CAP), LEAD_CAP)])
+            second_labels.append(int(key == group.truth))
+    (score_weight, lead_weight), final_bias = _logistic(second_rows, second_labels)
+    return replace(
+        staged, score_weight=score_weight, lead_weight=lead_weight, final_bias=final_bias
+    )
+
+
 def reliability(
-    samples: Sequence[Sample], calibration: Calibration, bins: int = 10
+    groups: Sequence[Group], calibration: Calibration, bins: int = 10
 ) -> list[dict[str, float]]:
-    """Predicted confidence against observed accuracy, by bin (how well calibrated it is)."""
+    """For the winner of each question: predicted confidence against how often it was right."""
     grouped: dict[int, list[tuple[float, int]]] = defaultdict(list)
-    for sample in samples:
-        p = calibration.confidence(sample.features)
-        grouped[min(int(p * bins), bins - 1)].append((p, sample.label))
+    for group in groups:
+        key, score, lead = _scored(group, calibration)[0]
+        p = calibration.confidence(score, lead)
+        grouped[min(int(p * bins), bins - 1)].append((p, int(key == group.truth)))
     table = []
     for b in sorted(grouped):
         rows = grouped[b]
@@ -163,7 +253,8 @@ def choose_threshold(
     cases: Sequence[Case], ask_with: Callable[[float], Callable[[str], object]]
 ) -> tuple[float, list[dict[str, float]]]:
     """The threshold that maximises in-scope accuracy plus out-of-scope rejection on ``cases``;
-    among equals, the middle of the best run (the most room on both sides)."""
+    among equals, the highest: a resident acts on an answer, so a wrong one costs more than a
+    fallback, which still offers suggestions, the hotline and a human advisor."""
     sweep = []
     for step in range(5, 96, 5):
         threshold = step / 100
@@ -179,4 +270,4 @@ def choose_threshold(
         )
     best = max(row["objective"] for row in sweep)
     winners = [row["threshold"] for row in sweep if row["objective"] == best]
-    return winners[len(winners) // 2], sweep
+    return max(winners), sweep

@@ -36,16 +36,29 @@ class Features:
         return [f.name for f in fields(cls)]
 
 
+LEAD_CAP = 5.0
+
+
 @dataclass(frozen=True)
 class Calibration:
+    """Two stages: a linear score per candidate from its features, then the confidence from
+    that score and its lead over the best other candidate (a clear winner is surer)."""
+
     weights: tuple[float, ...]
     bias: float
+    score_weight: float
+    lead_weight: float
+    final_bias: float
     threshold: float
     suggestion_floor: float
     notes: str = ""
 
-    def confidence(self, features: Features) -> float:
-        z = self.bias + sum(w * x for w, x in zip(self.weights, features.vector(), strict=True))
+    def score(self, features: Features) -> float:
+        return self.bias + sum(w * x for w, x in zip(self.weights, features.vector(), strict=True))
+
+    def confidence(self, score: float, lead: float) -> float:
+        lead = min(max(lead, -LEAD_CAP), LEAD_CAP)
+        z = self.final_bias + self.score_weight * score + self.lead_weight * lead
         if z < -30:
             return 0.0
         return 1.0 / (1.0 + math.exp(-z))
@@ -58,6 +71,9 @@ class Calibration:
         return cls(
             weights=(2.0, 2.0, 2.0, 2.0, 2.0, 0.0, 2.0),
             bias=-7.0,
+            score_weight=1.0,
+            lead_weight=0.5,
+            final_bias=0.0,
             threshold=0.5,
             suggestion_floor=0.1,
         )
@@ -69,6 +85,9 @@ class Calibration:
         return cls(
             weights=tuple(float(weights[name]) for name in Features.names()),
             bias=float(data["bias"]),
+            score_weight=float(data["score_weight"]),
+            lead_weight=float(data["lead_weight"]),
+            final_bias=float(data["final_bias"]),
             threshold=float(data["threshold"]),
             suggestion_floor=float(data["suggestion_floor"]),
             notes=str(data.get("notes", "")),

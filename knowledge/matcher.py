@@ -20,8 +20,15 @@ from datetime import date
 
 from rapidfuzz import fuzz
 
-from knowledge.analyzer import Analyzed, Analyzer, Synonyms, add_domain_words, segment
-from knowledge.calibration import Calibration, Features
+from knowledge.analyzer import (
+    Analyzed,
+    Analyzer,
+    Synonyms,
+    add_domain_words,
+    general_surprisal,
+    segment,
+)
+from knowledge.calibration import LEAD_CAP, Calibration, Features
 from knowledge.normalize import normalize
 from knowledge.schema import OutOfScopeIn
 from knowledge.store import KnowledgeSnapshot, PublishedEntry
@@ -94,6 +101,8 @@ class _Scored:
     index: int
     bm25: float
     features: Features = field(default_factory=Features)
+    score: float = 0.0
+    lead: float = 0.0
     confidence: float = 0.0
 
 
@@ -112,6 +121,7 @@ class KnowledgeIndex:
         self.analyzer = analyzer
         self.calibration = calibration
         self._excluded: tuple[date, frozenset[int]] | None = None
+        self._unknown: dict[str, float] = {}
 
     # Building ---------------------------------------------------------------------------------
 
@@ -159,7 +169,7 @@ class KnowledgeIndex:
             document_frequency.update(t[2:] for t in bag if t[0] == "w")
         domain = domain_words(snapshot, synonyms)
         analyzer.learn_vocabulary(
-            {w: n for w, n in document_frequency.items() if w in domain},
+            {w: document_frequency.get(w, 0) for w in domain},
             known={t[2:] for bag in bags for t in bag if t[0] in "wb"},
         )
         return cls(docs, *_bm25_postings(bags), analyzer, calibration or Calibration.default())
@@ -170,8 +180,15 @@ class KnowledgeIndex:
         scored = self._candidates(query, today)
         for candidate in scored:
             candidate.features = self._features(query, candidate, scored[0].bm25)
-            candidate.confidence = self.calibration.confidence(candidate.features)
-        scored.sort(key=lambda c: c.confidence, reverse=True)
+            candidate.score = self.calibration.score(candidate.features)
+        scored.sort(key=lambda c: c.score, reverse=True)
+        for position, candidate in enumerate(scored):
+            if len(scored) == 1:
+                candidate.lead = LEAD_CAP
+            else:
+                rival = scored[1] if position == 0 else scored[0]
+                candidate.lead = candidate.score - rival.score
+            candidate.confidence = self.calibration.confidence(candidate.score, candidate.lead)
         return scored
 
     def candidate_features(self, question: str, *, today: date) -> list[tuple[str, Features]]:
@@ -250,11 +267,21 @@ class KnowledgeIndex:
         idf = self.idf.get(term)
         if idf is not None:
             return KIND_WEIGHT[term[0]] * idf
-        # A word the index has never seen says the question may be about something else, but
-        # residents wrap questions in everyday words (老头子, 有没有): it weighs like a common
-        # word, not like the rarest. An unseen bigram or sound pair weighs nothing: the word
-        # it belongs to already counts.
-        return UNKNOWN_WORD_WEIGHT if term[0] in "we" else 0.0
+        # A word the index has never seen may mean the question is about something else
+        # (护照, 招工), or may be everyday wrapping (老头子, 一直): it weighs by how rare it is
+        # in everyday Chinese. An unseen bigram or sound pair weighs nothing: the word it
+        # belongs to already counts.
+        if term[0] == "e":
+            return UNKNOWN_WORD_WEIGHT
+        if term[0] != "w":
+            return 0.0
+        weight = self._unknown.get(term)
+        if weight is None:
+            rarity = general_surprisal(term[2:])
+            weight = min(max((rarity - 9.0) / 1.5, 0.2), 2.5)
+            if len(self._unknown) < 100_000:
+                self._unknown[term] = weight
+        return weight
 
     def _coverage(
         self, terms: set[str], groups: set[tuple[str, ...]], have: frozenset[str]
