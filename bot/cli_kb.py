@@ -217,12 +217,13 @@ def cmd_kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
 
     content = load_shipped()
     calibration = Calibration.default()
+    index = KnowledgeIndex.build(snapshot_from_content(content), calibration)
     for _ in range(args.rounds):
         # Candidates are ranked by the current model, so fit, re-rank and fit again.
         groups = training_groups(content)
-        calibration = fit(groups, calibration)
+        calibration = fit(groups, calibration, index.related)
         calibration.dump(CALIBRATION_FILE)
-    index = KnowledgeIndex.build(snapshot_from_content(content), calibration)
+    index.calibration = calibration
     today = datetime.now(settings.tz).date()
 
     def ask_with(threshold: float) -> Any:
@@ -237,7 +238,10 @@ def cmd_kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
         threshold=threshold,
         notes=(
             f"Two-stage logistic model fitted on {len(groups)} held-out questions made from the "
-            f"shipped content (top candidate right for {right}): 5-fold, each question asked as "
+            f"shipped content (top candidate the own entry for {right}). Stage one scores a "
+            "candidate as the question's own entry; stage two gives the confidence that the "
+            "answer is on the question's topic (its entry or one it lists as related) from that "
+            "score and the lead over the best unrelated rival. 5-fold, each question asked as "
             "written, with homophone typos, as pinyin, in traditional characters, cut to key "
             "words, wrapped in everyday words, and with its key word swapped for another "
             "department's matter; some entries are left out of each fold's index so that "
@@ -249,7 +253,7 @@ def cmd_kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
     )
     calibration.dump(
         CALIBRATION_FILE,
-        {"reliability": reliability(groups, calibration), "threshold_sweep": sweep},
+        {"reliability": reliability(groups, calibration, index.related), "threshold_sweep": sweep},
     )
     print(f"wrote {CALIBRATION_FILE}: threshold {threshold}")
     return 0

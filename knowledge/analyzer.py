@@ -219,9 +219,10 @@ class Analyzer:
                     terms.extend(f"b:{piece[i : i + 2]}" for i in range(len(piece) - 1))
                     if len(piece) == 1:
                         terms.append(f"b:{piece}")
-                sounds = [readings(c) for c in run]
-                groups.extend(_pinyin_pairs([s for s in sounds if s]))
-                syllables.extend(s[0] for s in sounds if s)
+                    # Sounds of the same pieces: stopwords' sounds would match everything.
+                    sounds = [readings(c) for c in piece]
+                    groups.extend(_pinyin_pairs([s for s in sounds if s]))
+                syllables.extend(s[0] for c in run if (s := readings(c)))
             for word in _LATIN.findall(chunk):
                 if word in STOPWORDS:
                     continue

@@ -22,7 +22,7 @@ from knowledge.analyzer import STOPWORDS, _jieba
 from knowledge.calibration import LEAD_CAP, Calibration, Features
 from knowledge.evaluate import Case, evaluate
 from knowledge.loader import Content
-from knowledge.matcher import KnowledgeIndex
+from knowledge.matcher import KnowledgeIndex, leads
 from knowledge.normalize import normalize
 from knowledge.pinyin import readings
 from knowledge.store import KnowledgeSnapshot, snapshot_from_content
@@ -178,48 +178,63 @@ def training_groups(content: Content, seed: int = 7) -> list[Group]:
 
 
 def _logistic(
-    rows: Sequence[Sequence[float]], labels: Sequence[int], *, l2: float = 1e-3, steps: int = 4000
+    rows: Sequence[Sequence[float]], labels: Sequence[int], *, l2: float = 1e-3, steps: int = 50
 ) -> tuple[tuple[float, ...], float]:
-    """Batch gradient descent on the log loss with a little L2 (numpy: a dev-tool dependency)."""
+    """Logistic regression by Newton's method (IRLS) with a little ridge; converges in a few
+    dozen steps whatever the features' scale. numpy: a dev-tool dependency."""
     import numpy as np
 
-    x = np.array(rows, dtype=float)
-    y = np.array(labels, dtype=float)
-    weights = np.zeros(x.shape[1])
-    bias = 0.0
-    rate = 0.5
+    x = np.hstack([np.asarray(rows, dtype=float), np.ones((len(rows), 1))])
+    y = np.asarray(labels, dtype=float)
+    beta = np.zeros(x.shape[1])
+    ridge = l2 * len(y) * np.eye(x.shape[1])
+    ridge[-1, -1] = 0.0  # the bias is not shrunk
     for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-np.clip(x @ weights + bias, -30, 30)))
-        error = p - y
-        weights -= rate * (x.T @ error / len(y) + l2 * weights)
-        bias -= rate * float(error.mean())
-    return tuple(round(float(w), 4) for w in weights), round(bias, 4)
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -30, 30)))
+        gradient = x.T @ (p - y) + ridge @ beta
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge
+        step = np.linalg.solve(hessian, gradient)
+        beta -= step
+        if float(np.abs(step).max()) < 1e-8:
+            break
+    return tuple(round(float(w), 4) for w in beta[:-1]), round(float(beta[-1]), 4)
 
 
-def _scored(group: Group, calibration: Calibration) -> list[tuple[str, float, float]]:
+def _scored(
+    group: Group, calibration: Calibration, related: dict[str, frozenset[str]]
+) -> list[tuple[str, float, float]]:
     """(key, score, lead) for each candidate, best first, as the matcher computes them."""
     scores = sorted(
         ((key, calibration.score(f)) for key, f in group.candidates), key=lambda t: -t[1]
     )
-    out = []
-    for position, (key, score) in enumerate(scores):
-        rival = scores[1][1] if position == 0 and len(scores) > 1 else scores[0][1]
-        lead = score - rival if len(scores) > 1 else LEAD_CAP
-        out.append((key, score, lead))
-    return out
+    return [
+        (key, score, lead)
+        for (key, score), lead in zip(scores, leads(scores, related), strict=True)
+    ]
 
 
-def fit(groups: Sequence[Group], base: Calibration) -> Calibration:
-    """Stage one: candidate features -> score. Stage two: score and lead -> confidence."""
+def _right(key: str, group: Group, related: dict[str, frozenset[str]]) -> int:
+    """Right: the question's own entry, or one closely related to it (same topic)."""
+    if group.truth is None:
+        return 0
+    return int(key == group.truth or key in related.get(group.truth, frozenset()))
+
+
+def fit(
+    groups: Sequence[Group], base: Calibration, related: dict[str, frozenset[str]]
+) -> Calibration:
+    """Stage one: candidate features -> score (is this the question's own entry?).
+    Stage two: score and lead -> confidence (is the answer on the question's topic?)."""
     rows = [f.vector() for g in groups for _, f in g.candidates]
     labels = [int(key == g.truth) for g in groups for key, _ in g.candidates]
     weights, bias = _logistic(rows, labels)
     staged = replace(base, weights=weights, bias=bias)
     second_rows, second_labels = [], []
     for group in groups:
-        for key, score, lead in _scored(group, staged):
-            second_rows.append([score, min(max(lead, -LEAD_CAP), LEAD_CAP)])
-            second_labels.append(int(key == group.truth))
+        # The confidence that matters is the winner's: fit it on winners.
+        key, score, lead = _scored(group, staged, related)[0]
+        second_rows.append([score, min(max(lead, -LEAD_CAP), LEAD_CAP)])
+        second_labels.append(_right(key, group, related))
     (score_weight, lead_weight), final_bias = _logistic(second_rows, second_labels)
     return replace(
         staged, score_weight=score_weight, lead_weight=lead_weight, final_bias=final_bias
@@ -227,14 +242,17 @@ def fit(groups: Sequence[Group], base: Calibration) -> Calibration:
 
 
 def reliability(
-    groups: Sequence[Group], calibration: Calibration, bins: int = 10
+    groups: Sequence[Group],
+    calibration: Calibration,
+    related: dict[str, frozenset[str]],
+    bins: int = 10,
 ) -> list[dict[str, float]]:
     """For the winner of each question: predicted confidence against how often it was right."""
     grouped: dict[int, list[tuple[float, int]]] = defaultdict(list)
     for group in groups:
-        key, score, lead = _scored(group, calibration)[0]
+        key, score, lead = _scored(group, calibration, related)[0]
         p = calibration.confidence(score, lead)
-        grouped[min(int(p * bins), bins - 1)].append((p, int(key == group.truth)))
+        grouped[min(int(p * bins), bins - 1)].append((p, _right(key, group, related)))
     table = []
     for b in sorted(grouped):
         rows = grouped[b]

@@ -28,8 +28,16 @@ class Features:
     bm25_share: float = 0.0  # BM25 score relative to the best candidate's
     evidence: float = 0.0  # how much matched at all: covered IDF weight, squashed to [0, 1]
 
-    def vector(self) -> list[float]:
-        return [getattr(self, f.name) for f in fields(self)]
+    def vector(self) -> tuple[float, ...]:
+        return (
+            self.text_coverage,
+            self.sound_coverage,
+            self.question_coverage,
+            self.text_similarity,
+            self.sound_similarity,
+            self.bm25_share,
+            self.evidence,
+        )
 
     @classmethod
     def names(cls) -> list[str]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from knowledge.analyzer import (
     Analyzed,
@@ -59,6 +59,36 @@ class Doc:
     out_of_scope: OutOfScopeIn | None
     samples: tuple[Sample, ...]  # the title and the sample questions, analysed
     terms: frozenset[str]
+    # For each term, which samples hold it: per-question coverage without scanning them all.
+    term_samples: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    sample_texts: tuple[str, ...] = ()
+    sample_sounds: tuple[str, ...] = ()
+
+    @classmethod
+    def make(
+        cls,
+        key: str,
+        title: str,
+        entry: PublishedEntry | None,
+        out_of_scope: OutOfScopeIn | None,
+        samples: Sequence[Sample],
+        terms: frozenset[str],
+    ) -> Doc:
+        where: dict[str, list[int]] = defaultdict(list)
+        for position, sample in enumerate(samples):
+            for term in sample.terms:
+                where[term].append(position)
+        return cls(
+            key,
+            title,
+            entry,
+            out_of_scope,
+            tuple(samples),
+            terms,
+            {term: tuple(positions) for term, positions in where.items()},
+            tuple(sample.text for sample in samples),
+            tuple(sample.pinyin for sample in samples),
+        )
 
 
 @dataclass(frozen=True)
@@ -122,6 +152,7 @@ class KnowledgeIndex:
         self.calibration = calibration
         self._excluded: tuple[date, frozenset[int]] | None = None
         self._unknown: dict[str, float] = {}
+        self.related = related_keys(self.docs)
 
     # Building ---------------------------------------------------------------------------------
 
@@ -160,7 +191,7 @@ class KnowledgeIndex:
             for keyword in keywords:
                 for term in analyzer.analyze(keyword).all_terms():
                     bag[term] += 1
-            docs.append(Doc(key, title, entry, oos, tuple(samples), frozenset(bag)))
+            docs.append(Doc.make(key, title, entry, oos, samples, frozenset(bag)))
             bags.append(bag)
         # Questions are corrected towards the domain's own words from now on; samples were
         # analysed before, which is right: they are the content's own spelling.
@@ -178,17 +209,15 @@ class KnowledgeIndex:
 
     def _ranked(self, query: Analyzed, today: date) -> list[_Scored]:
         scored = self._candidates(query, today)
+        weighed = self._weighed(query)
         for candidate in scored:
-            candidate.features = self._features(query, candidate, scored[0].bm25)
+            candidate.features = self._features(query, weighed, candidate, scored[0].bm25)
             candidate.score = self.calibration.score(candidate.features)
         scored.sort(key=lambda c: c.score, reverse=True)
-        for position, candidate in enumerate(scored):
-            if len(scored) == 1:
-                candidate.lead = LEAD_CAP
-            else:
-                rival = scored[1] if position == 0 else scored[0]
-                candidate.lead = candidate.score - rival.score
-            candidate.confidence = self.calibration.confidence(candidate.score, candidate.lead)
+        keyed = [(self.docs[c.index].key, c.score) for c in scored]
+        for candidate, lead in zip(scored, leads(keyed, self.related), strict=True):
+            candidate.lead = lead
+            candidate.confidence = self.calibration.confidence(candidate.score, lead)
         return scored
 
     def candidate_features(self, question: str, *, today: date) -> list[tuple[str, Features]]:
@@ -283,39 +312,57 @@ class KnowledgeIndex:
                 self._unknown[term] = weight
         return weight
 
-    def _coverage(
-        self, terms: set[str], groups: set[tuple[str, ...]], have: frozenset[str]
-    ) -> tuple[float, float]:
-        """IDF-weighted shares of the question's words and of its sounds found in ``have``."""
-        total = sum(self._weight(t) for t in terms)
-        covered = sum(self._weight(t) for t in terms if t in have)
-        py_total = sum(max(self._weight(t) for t in g) for g in groups)
-        py_covered = sum(
-            max(self._weight(t) for t in g) for g in groups if any(t in have for t in g)
+    def _weighed(self, query: Analyzed) -> _Weighed:
+        """The question's terms and sound groups with their weights, computed once per ask."""
+        terms = tuple((t, self._weight(t)) for t in set(query.terms))
+        groups = tuple(
+            (frozenset(g), max(self._weight(t) for t in g)) for g in set(query.pinyin_groups)
         )
-        text = covered / total if total else 0.0
+        return _Weighed(terms, groups, sum(w for _, w in terms), sum(w for _, w in groups))
+
+    @staticmethod
+    def _shares(weighed: _Weighed, words: float, sounds: float) -> tuple[float, float]:
+        text = words / weighed.total if weighed.total else 0.0
         # With no sounds to compare (an English question) the sound channel follows the text.
-        sound = py_covered / py_total if py_total else text
+        sound = sounds / weighed.sound_total if weighed.sound_total else text
         return text, sound
 
-    def _features(self, query: Analyzed, candidate: _Scored, top_bm25: float) -> Features:
+    def _features(
+        self, query: Analyzed, weighed: _Weighed, candidate: _Scored, top_bm25: float
+    ) -> Features:
         doc = self.docs[candidate.index]
-        terms, groups = set(query.terms), set(query.pinyin_groups)
-        text_coverage, sound_coverage = self._coverage(terms, groups, doc.terms)
+        where = doc.term_samples
+        count = len(doc.samples)
+        words = [0.0] * count
+        sounds = [0.0] * count
+        matched = py_matched = 0.0
+        for term, weight in weighed.terms:
+            positions = where.get(term)
+            if positions is not None or term in doc.terms:
+                matched += weight
+            for i in positions or ():
+                words[i] += weight
+        for group, weight in weighed.groups:
+            if group.isdisjoint(doc.terms):
+                continue
+            py_matched += weight
+            hit: set[int] = set()
+            for term in group:
+                hit.update(where.get(term, ()))
+            for i in hit:
+                sounds[i] += weight
+        text_coverage, sound_coverage = self._shares(weighed, matched, py_matched)
         # The best single sample question: are the words together in one question?
         question_coverage = max(
-            max(self._coverage(terms, groups, sample.terms)) for sample in doc.samples
+            max(self._shares(weighed, w, s)) for w, s in zip(words, sounds, strict=True)
         )
-        text_sim = max(fuzz.ratio(query.text, sample.text) for sample in doc.samples) / 100
-        sound_sim = (
-            max(fuzz.ratio(query.pinyin, sample.pinyin) for sample in doc.samples) / 100
-            if query.pinyin
-            else text_sim
-        )
-        matched = sum(self._weight(t) for t in terms if t in doc.terms)
-        py_matched = sum(
-            max(self._weight(t) for t in g) for g in groups if any(t in doc.terms for t in g)
-        )
+        best_text = process.extractOne(query.text, doc.sample_texts, scorer=fuzz.ratio)
+        text_sim = best_text[1] / 100 if best_text else 0.0
+        if query.pinyin:
+            best_sound = process.extractOne(query.pinyin, doc.sample_sounds, scorer=fuzz.ratio)
+            sound_sim = best_sound[1] / 100 if best_sound else 0.0
+        else:
+            sound_sim = text_sim
         return Features(
             text_coverage=text_coverage,
             sound_coverage=sound_coverage,
@@ -325,6 +372,38 @@ class KnowledgeIndex:
             bm25_share=candidate.bm25 / top_bm25 if top_bm25 else 0.0,
             evidence=1.0 - math.exp(-max(matched, py_matched) / EVIDENCE_SCALE),
         )
+
+
+@dataclass(frozen=True)
+class _Weighed:
+    terms: tuple[tuple[str, float], ...]
+    groups: tuple[tuple[frozenset[str], float], ...]
+    total: float
+    sound_total: float
+
+
+def related_keys(docs: Sequence[Doc]) -> dict[str, frozenset[str]]:
+    """Entries that answer neighbouring questions (``related``, either direction)."""
+    links: dict[str, set[str]] = defaultdict(set)
+    for doc in docs:
+        for other in doc.entry.related if doc.entry else ():
+            links[doc.key].add(other)
+            links[other].add(doc.key)
+    return {key: frozenset(value) for key, value in links.items()}
+
+
+def leads(ranked: Sequence[tuple[str, float]], related: dict[str, frozenset[str]]) -> list[float]:
+    """Each candidate's score minus its best rival's, best first. The winner's rival is the best
+    candidate on another topic: close scores among related entries (低保 conditions, papers,
+    standard) mean the question is general, not that the topic is in doubt."""
+    if len(ranked) < 2:
+        return [LEAD_CAP] * len(ranked)
+    top_key, top_score = ranked[0]
+    near = related.get(top_key, frozenset())
+    rivals = [score for key, score in ranked[1:] if key not in near]
+    out = [top_score - rivals[0] if rivals else LEAD_CAP]
+    out.extend(score - top_score for _, score in ranked[1:])
+    return out
 
 
 def domain_words(snapshot: KnowledgeSnapshot, synonyms: Synonyms) -> set[str]:
