@@ -135,7 +135,7 @@ def latencies(index: KnowledgeIndex, questions: Sequence[str], rounds: int) -> l
 
 def percentile(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def synthetic_snapshot(n: int, base: KnowledgeSnapshot, seed: int = 1) -> KnowledgeSnapshot:
@@ -174,7 +174,7 @@ def rss_mb(pid: int) -> float:
 
 def matcher_process_rss() -> float:
     code = (
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
         "from knowledge.loader import load_shipped\n"
         "from knowledge.store import snapshot_from_content\n"
         "from knowledge.matcher import KnowledgeIndex\n"
@@ -182,7 +182,7 @@ def matcher_process_rss() -> float:
         "i = KnowledgeIndex.build(snapshot_from_content(load_shipped()))\n"
         "i.ask('低保怎么申请', today=datetime.date(2026, 11, 28))\n"
         "print(open('/proc/self/status').read().split('VmRSS:')[1].split()[0])\n"
-    ) % str(ROOT)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip()) / 1024
 

@@ -215,9 +215,9 @@ class KnowledgeIndex:
             candidate.score = self.calibration.score(candidate.features)
         scored.sort(key=lambda c: c.score, reverse=True)
         keyed = [(self.docs[c.index].key, c.score) for c in scored]
-        for candidate, lead in zip(scored, leads(keyed, self.related), strict=True):
+        for candidate, (score, lead) in zip(scored, evidence(keyed, self.related), strict=True):
             candidate.lead = lead
-            candidate.confidence = self.calibration.confidence(candidate.score, lead)
+            candidate.confidence = self.calibration.confidence(score, lead)
         return scored
 
     def candidate_features(self, question: str, *, today: date) -> list[tuple[str, Features]]:
@@ -392,17 +392,24 @@ def related_keys(docs: Sequence[Doc]) -> dict[str, frozenset[str]]:
     return {key: frozenset(value) for key, value in links.items()}
 
 
-def leads(ranked: Sequence[tuple[str, float]], related: dict[str, frozenset[str]]) -> list[float]:
-    """Each candidate's score minus its best rival's, best first. The winner's rival is the best
-    candidate on another topic: close scores among related entries (低保 conditions, papers,
-    standard) mean the question is general, not that the topic is in doubt."""
-    if len(ranked) < 2:
-        return [LEAD_CAP] * len(ranked)
+def evidence(
+    ranked: Sequence[tuple[str, float]], related: dict[str, frozenset[str]]
+) -> list[tuple[float, float]]:
+    """(score, lead) for each candidate, best first, as the confidence model reads them.
+
+    For the winner, the score is its topic's: the log-sum-exp of its own and its related
+    entries' scores (a general 低保 question spreads over conditions, papers and standard, and
+    that spread is no doubt about the topic), and the lead is over the best unrelated rival.
+    Every other candidate's lead is its gap to the winner."""
+    if not ranked:
+        return []
     top_key, top_score = ranked[0]
     near = related.get(top_key, frozenset())
+    family = [score for key, score in ranked[1:] if key in near]
+    topic = top_score + math.log1p(sum(math.exp(score - top_score) for score in family))
     rivals = [score for key, score in ranked[1:] if key not in near]
-    out = [top_score - rivals[0] if rivals else LEAD_CAP]
-    out.extend(score - top_score for _, score in ranked[1:])
+    out = [(topic, topic - rivals[0] if rivals else LEAD_CAP)]
+    out.extend((score, score - top_score) for _, score in ranked[1:])
     return out
 
 

@@ -116,7 +116,7 @@ async def test_the_knowledge_base_rebuilds_when_content_changes(engine: AsyncEng
     await _import(engine, ENTRY.replace("这是回答。", "改过的回答。"))
     assert await base.rebuild_if_changed()
     assert base.index is not old
-    answer = base.ask("问题一")
+    answer = base.ask("问题三")
     assert answer.entry is not None and answer.entry.answer == "改过的回答。"
 
 
