@@ -11,6 +11,7 @@ import logging
 import math
 import re
 import threading
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -57,7 +58,10 @@ class Analyzed:
 
 
 class Synonyms:
-    """Rewrites every variant to its canonical word, longest first, in one pass."""
+    """Rewrites every variant to its canonical word, longest first, in one left-to-right pass.
+
+    A dictionary from first character to candidate words replaces one big regular expression:
+    with hundreds of alternatives the regex tried them all at every position."""
 
     def __init__(self, mapping: Mapping[str, str]) -> None:
         cleaned: dict[str, str] = {}
@@ -66,17 +70,34 @@ class Synonyms:
             if key and value and key != value:
                 cleaned[key] = value
         self.mapping = cleaned
-        words = sorted({*cleaned, *cleaned.values()}, key=len, reverse=True)
-        # English variants match whole words only ("rent" must not fire inside "parent").
-        alternatives = [
-            rf"(?<![a-z]){re.escape(w)}(?![a-z])" if w.isascii() else re.escape(w) for w in words
-        ]
-        self._pattern = re.compile("|".join(alternatives)) if words else None
+        by_first: dict[str, list[str]] = defaultdict(list)
+        # Canonical words match themselves, so 居委会 is not cut into 居委 + 会.
+        for word in {*cleaned, *cleaned.values()}:
+            by_first[word[0]].append(word)
+        self._by_first = {c: sorted(ws, key=len, reverse=True) for c, ws in by_first.items()}
 
     def apply(self, text: str) -> str:
-        if self._pattern is None:
-            return text
-        return self._pattern.sub(lambda m: self.mapping.get(m.group(0), m.group(0)), text)
+        by_first, mapping = self._by_first, self.mapping
+        out: list[str] = []
+        i, n = 0, len(text)
+        while i < n:
+            for word in by_first.get(text[i], ()):
+                end = i + len(word)
+                if text.startswith(word, i) and (
+                    not word.isascii()
+                    # English words match whole words only ("rent" not inside "parent").
+                    or (
+                        (i == 0 or not text[i - 1].isalpha())
+                        and (end == n or not text[end].isalpha())
+                    )
+                ):
+                    out.append(mapping.get(word, word))
+                    i = end
+                    break
+            else:
+                out.append(text[i])
+                i += 1
+        return "".join(out)
 
     def words(self) -> set[str]:
         return {w for w in self.mapping.values() if not w.isascii()}
@@ -209,21 +230,34 @@ class Analyzer:
         terms: list[str] = []
         groups: list[tuple[str, ...]] = []
         syllables: list[str] = []
-        for chunk in text.split():
-            for run in _CJK.findall(chunk):
-                words = [w for w in _jieba().lcut(run, HMM=True) if w.strip()]
-                terms.extend(f"w:{w}" for w in words if w not in STOPWORDS)
-                # Bigrams that lie wholly inside a stopword say nothing either.
-                kept = "".join(w if w not in STOPWORDS else " " for w in words)
-                for piece in kept.split():
-                    terms.extend(f"b:{piece[i : i + 2]}" for i in range(len(piece) - 1))
-                    if len(piece) == 1:
-                        terms.append(f"b:{piece}")
-                    # Sounds of the same pieces: stopwords' sounds would match everything.
-                    sounds = [readings(c) for c in piece]
-                    groups.extend(_pinyin_pairs([s for s in sounds if s]))
-                syllables.extend(s[0] for c in run if (s := readings(c)))
-            for word in _LATIN.findall(chunk):
+        piece: list[str] = []
+
+        def close_piece() -> None:
+            # Bigrams and sound pairs within a run of words that are not stopwords: those of
+            # stopwords would match everything.
+            if not piece:
+                return
+            joined = "".join(piece)
+            piece.clear()
+            if len(joined) == 1:
+                terms.append(f"b:{joined}")
+            else:
+                terms.extend(f"b:{joined[i : i + 2]}" for i in range(len(joined) - 1))
+            sounds = [s for c in joined if (s := readings(c))]
+            groups.extend(_pinyin_pairs(sounds))
+
+        # One jieba call for the whole text: it keeps Latin words and digits whole.
+        for token in _jieba().lcut(text, HMM=True):
+            if _CJK.fullmatch(token):
+                syllables.extend(s[0] for c in token if (s := readings(c)))
+                if token in STOPWORDS:
+                    close_piece()
+                else:
+                    terms.append(f"w:{token}")
+                    piece.append(token)
+                continue
+            close_piece()
+            for word in _LATIN.findall(token):
                 if word in STOPWORDS:
                     continue
                 split = split_latin(word)
@@ -234,7 +268,8 @@ class Analyzer:
                     syllables.extend(split)
                 stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
                 terms.append(f"e:{stem}")
-            terms.extend(f"w:{d}" for d in _DIGIT_WORD.findall(chunk))
+        close_piece()
+        terms.extend(f"w:{d}" for d in _DIGIT_WORD.findall(text))
         return Analyzed(
             text=text, terms=tuple(terms), pinyin_groups=tuple(groups), pinyin=" ".join(syllables)
         )

@@ -10,14 +10,15 @@ lands on them and falls back with advice instead of stretching a civil-affairs e
 
 from __future__ import annotations
 
-import heapq
 import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from knowledge.analyzer import (
@@ -26,10 +27,8 @@ from knowledge.analyzer import (
     Synonyms,
     add_domain_words,
     general_surprisal,
-    segment,
 )
 from knowledge.calibration import LEAD_CAP, Calibration, Features
-from knowledge.normalize import normalize
 from knowledge.schema import OutOfScopeIn
 from knowledge.store import KnowledgeSnapshot, PublishedEntry
 
@@ -63,32 +62,6 @@ class Doc:
     term_samples: dict[str, tuple[int, ...]] = field(default_factory=dict)
     sample_texts: tuple[str, ...] = ()
     sample_sounds: tuple[str, ...] = ()
-
-    @classmethod
-    def make(
-        cls,
-        key: str,
-        title: str,
-        entry: PublishedEntry | None,
-        out_of_scope: OutOfScopeIn | None,
-        samples: Sequence[Sample],
-        terms: frozenset[str],
-    ) -> Doc:
-        where: dict[str, list[int]] = defaultdict(list)
-        for position, sample in enumerate(samples):
-            for term in sample.terms:
-                where[term].append(position)
-        return cls(
-            key,
-            title,
-            entry,
-            out_of_scope,
-            tuple(samples),
-            terms,
-            {term: tuple(positions) for term, positions in where.items()},
-            tuple(sample.text for sample in samples),
-            tuple(sample.pinyin for sample in samples),
-        )
 
 
 @dataclass(frozen=True)
@@ -140,7 +113,7 @@ class KnowledgeIndex:
     def __init__(
         self,
         docs: Sequence[Doc],
-        postings: dict[str, list[tuple[int, float]]],
+        postings: Postings,
         idf: dict[str, float],
         analyzer: Analyzer,
         calibration: Calibration,
@@ -173,6 +146,9 @@ class KnowledgeIndex:
         analyzer = Analyzer(synonyms)
         docs: list[Doc] = []
         bags: list[Counter[str]] = []
+        # The service's own words, to correct misspelt questions towards: words of titles,
+        # keywords and synonyms.
+        domain: set[str] = set(synonyms.words())
         sources: list[tuple[str, str, PublishedEntry | None, OutOfScopeIn | None, list[str]]] = [
             (e.id, e.title, e, None, [e.title, *e.questions]) for e in snapshot.entries
         ] + [(o.id, o.title, None, o, [o.title, *o.questions]) for o in snapshot.out_of_scope]
@@ -180,25 +156,45 @@ class KnowledgeIndex:
             keywords = entry.keywords if entry else oos.keywords if oos else ()
             bag: Counter[str] = Counter()
             samples = []
+            where: dict[str, list[int]] = defaultdict(list)
             for position, text in enumerate(texts):
                 analyzed = analyzer.analyze(text)
+                terms = analyzed.all_terms()
                 repeat = TITLE_REPEAT if position == 0 else 1
-                for term in analyzed.all_terms():
+                for term in terms:
                     bag[term] += repeat
-                samples.append(
-                    Sample(analyzed.text, analyzed.pinyin, frozenset(analyzed.all_terms()))
-                )
+                unique = frozenset(terms)
+                for term in unique:
+                    where[term].append(position)
+                samples.append(Sample(analyzed.text, analyzed.pinyin, unique))
+                if position == 0:
+                    domain.add(analyzed.text)
+                    domain.update(t[2:] for t in analyzed.terms if t[0] == "w")
             for keyword in keywords:
-                for term in analyzer.analyze(keyword).all_terms():
+                analyzed = analyzer.analyze(keyword)
+                domain.add(analyzed.text)
+                domain.update(t[2:] for t in analyzed.terms if t[0] == "w")
+                for term in analyzed.all_terms():
                     bag[term] += 1
-            docs.append(Doc.make(key, title, entry, oos, samples, frozenset(bag)))
+            docs.append(
+                Doc(
+                    key,
+                    title,
+                    entry,
+                    oos,
+                    tuple(samples),
+                    frozenset(bag),
+                    {term: tuple(positions) for term, positions in where.items()},
+                    tuple(sample.text for sample in samples),
+                    tuple(sample.pinyin for sample in samples),
+                )
+            )
             bags.append(bag)
         # Questions are corrected towards the domain's own words from now on; samples were
         # analysed before, which is right: they are the content's own spelling.
         document_frequency: Counter[str] = Counter()
         for bag in bags:
             document_frequency.update(t[2:] for t in bag if t[0] == "w")
-        domain = domain_words(snapshot, synonyms)
         analyzer.learn_vocabulary(
             {w: document_frequency.get(w, 0) for w in domain},
             known={t[2:] for bag in bags for t in bag if t[0] in "wb"},
@@ -270,27 +266,37 @@ class KnowledgeIndex:
         return excluded
 
     def _candidates(self, query: Analyzed, today: date) -> list[_Scored]:
-        scores: dict[int, float] = defaultdict(float)
+        """BM25 over the inverted index, vectorised: each term adds its postings at once."""
+        postings = self.postings
+        scores = np.zeros(len(self.docs), dtype=np.float64)
         for term in set(query.terms):
-            weight = KIND_WEIGHT[term[0]] * self.idf.get(term, 0.0)
-            for doc, tf_part in self.postings.get(term, ()):
-                scores[doc] += weight * tf_part
+            span = postings.spans.get(term)
+            if span is not None:
+                start, end = span
+                scores[postings.docs[start:end]] += (
+                    KIND_WEIGHT[term[0]] * postings.weights[start:end]
+                )
         for group in set(query.pinyin_groups):
-            best: dict[int, float] = {}
-            for term in group:
-                weight = KIND_WEIGHT["p"] * self.idf.get(term, 0.0)
-                for doc, tf_part in self.postings.get(term, ()):
-                    value = weight * tf_part
-                    if value > best.get(doc, 0.0):
-                        best[doc] = value
-            for doc, value in best.items():
-                scores[doc] += value
+            spans = [span for term in group if (span := postings.spans.get(term)) is not None]
+            if len(spans) == 1:
+                start, end = spans[0]
+                scores[postings.docs[start:end]] += KIND_WEIGHT["p"] * postings.weights[start:end]
+            elif spans:
+                # Heteronyms: the best-matching reading counts, not all of them.
+                best = np.zeros(len(self.docs), dtype=np.float64)
+                for start, end in spans:
+                    where = postings.docs[start:end]
+                    best[where] = np.maximum(best[where], postings.weights[start:end])
+                scores += KIND_WEIGHT["p"] * best
         excluded = self._excluded_on(today)
-        top = heapq.nlargest(
-            CANDIDATES,
-            ((score, doc) for doc, score in scores.items() if doc not in excluded),
-        )
-        return [_Scored(index=doc, bm25=score) for score, doc in top]
+        if excluded:
+            scores[list(excluded)] = 0.0
+        if len(scores) > CANDIDATES:
+            top = np.argpartition(-scores, CANDIDATES)[:CANDIDATES]
+        else:
+            top = np.arange(len(scores))
+        ranked = sorted(((float(scores[i]), int(i)) for i in top if scores[i] > 0.0), reverse=True)
+        return [_Scored(index=doc, bm25=score) for score, doc in ranked]
 
     def _weight(self, term: str) -> float:
         idf = self.idf.get(term)
@@ -413,32 +419,43 @@ def evidence(
     return out
 
 
-def domain_words(snapshot: KnowledgeSnapshot, synonyms: Synonyms) -> set[str]:
-    """The service's own vocabulary: words of titles, keywords and synonyms."""
-    texts = [
-        *(e.title for e in snapshot.entries),
-        *(k for e in snapshot.entries for k in e.keywords),
-        *(k for o in snapshot.out_of_scope for k in o.keywords),
-    ]
-    words = set(synonyms.words()) | {normalize(t) for t in texts}
-    for text in texts:
-        words.update(segment(normalize(text)))
-    return words
+@dataclass(frozen=True)
+class Postings:
+    """The inverted index in one flat layout: term -> (start, end) into two arrays, the
+    documents and their BM25 weights (IDF times the saturated, length-normalised frequency)."""
+
+    spans: dict[str, tuple[int, int]]
+    docs: np.ndarray[Any, np.dtype[np.int32]]
+    weights: np.ndarray[Any, np.dtype[np.float64]]
 
 
-def _bm25_postings(
-    bags: Sequence[Counter[str]],
-) -> tuple[dict[str, list[tuple[int, float]]], dict[str, float]]:
-    lengths = [sum(bag.values()) for bag in bags]
-    average = sum(lengths) / len(lengths) if lengths else 1.0
-    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for doc, (bag, length) in enumerate(zip(bags, lengths, strict=True)):
-        norm = K1 * (1 - B + B * length / average)
-        for term, tf in bag.items():
-            postings[term].append((doc, tf * (K1 + 1) / (tf + norm)))
+def _bm25_postings(bags: Sequence[Counter[str]]) -> tuple[Postings, dict[str, float]]:
     n = len(bags)
-    idf = {term: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for term, p in postings.items()}
-    return dict(postings), idf
+    ids: dict[str, int] = {}
+    term_ids: list[int] = []
+    doc_ids: list[int] = []
+    counts: list[int] = []
+    for doc, bag in enumerate(bags):
+        for term, count in bag.items():
+            term_ids.append(ids.setdefault(term, len(ids)))
+            doc_ids.append(doc)
+            counts.append(count)
+    terms = np.asarray(term_ids, dtype=np.int64)
+    docs = np.asarray(doc_ids, dtype=np.int32)
+    tf = np.asarray(counts, dtype=np.float64)
+    lengths = np.bincount(docs, weights=tf, minlength=n)
+    average = float(lengths.mean()) if n else 1.0
+    norm = K1 * (1 - B + B * lengths / average)
+    df = np.bincount(terms, minlength=len(ids))
+    idf = np.log1p((n - df + 0.5) / (df + 0.5))
+    weights = idf[terms] * tf * (K1 + 1) / (tf + norm[docs])
+    order = np.argsort(terms, kind="stable")
+    ends = np.cumsum(df)
+    starts = ends - df
+    names = list(ids)
+    spans = dict(zip(names, zip(starts.tolist(), ends.tolist(), strict=True), strict=True))
+    postings = Postings(spans, docs[order], weights[order])
+    return postings, dict(zip(names, idf.tolist(), strict=True))
 
 
 def _ms(started: float) -> float:

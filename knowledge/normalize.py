@@ -83,13 +83,24 @@ def to_simplified(text: str) -> str:
     return str(_converter().convert(text))
 
 
-def _keep(char: str) -> str:
-    category = unicodedata.category(char)
-    if category in {"Cs", "Co", "Cn", "Cf"}:
-        return ""
-    if category[0] in {"C", "Z"} or category[0] in {"P", "S"}:
-        return " "
-    return char
+class _Cleaner(dict[int, str]):
+    """A ``str.translate`` table that fills itself: each character's fate is decided once."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        category = unicodedata.category(char)
+        if category in {"Cs", "Co", "Cn", "Cf"}:
+            value = ""  # surrogates, private use, unassigned, zero-width marks
+        elif category[0] in {"C", "Z", "P", "S"}:
+            value = " "  # controls, separators, punctuation, symbols and emoji
+        else:
+            value = char
+        if len(self) < 200_000:
+            self[code] = value
+        return value
+
+
+_CLEANER = _Cleaner()
 
 
 def chinese_number(text: str) -> int | None:
@@ -123,7 +134,7 @@ def clean(text: str) -> str:
         text = str(text)
     text = text[: MAX_INPUT_CHARS * 4]
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(_keep(char) for char in text)
+    text = text.translate(_CLEANER)
     text = to_simplified(text.lower())
     text = _SPACES.sub(" ", text).strip()
     return text[:MAX_INPUT_CHARS]
