@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -108,7 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     from bot.logs import configure_logging
 
-    configure_logging(settings.log_level, settings.log_format)
+    # Commands that print results keep the log to warnings unless a level was asked for.
+    quiet = args.command != "serve" and not any(
+        key.upper() == "MINZHENG_LOG_LEVEL" for key in os.environ
+    )
+    configure_logging("WARNING" if quiet else settings.log_level, settings.log_format)
     run: Callable[[Settings, argparse.Namespace], int] = args.run
     return run(settings, args)
 

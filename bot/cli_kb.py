@@ -12,11 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from bot.database import describe_error, engine_context, session_factory
 from bot.migrate import upgrade
+from bot.seeding import seed_if_empty, seed_knowledge, unseeded_changes
 from bot.settings import Settings
 from knowledge.loader import ContentError, load_paths, load_shipped
 from knowledge.service import KnowledgeBase
@@ -29,28 +27,22 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False))
 
 
-async def seed_knowledge(engine: AsyncEngine) -> ImportReport:
-    """Import the shipped content (idempotent); the database must be migrated."""
-    content = load_shipped()
-    async with session_factory(engine)() as session, session.begin():
-        return await import_content(session, content, changed_by="seed")
-
-
 @asynccontextmanager
 async def knowledge_base(settings: Settings) -> AsyncIterator[KnowledgeBase]:
     """A built knowledge base over the configured database, seeded first if it is empty."""
-    from knowledge.models import KbEntry
-
     async with engine_context(settings.database_url) as engine:
         await upgrade(engine)
-        async with session_factory(engine)() as session:
-            count = (await session.execute(select(func.count()).select_from(KbEntry))).scalar_one()
-        if count == 0:
+        if await seed_if_empty(engine) is not None:
             print(
                 "minzheng: the knowledge base was empty; loaded the shipped content",
                 file=sys.stderr,
             )
-            await seed_knowledge(engine)
+        elif changed := await unseeded_changes(engine):
+            print(
+                f"minzheng: note: {changed} shipped entries differ from the database; "
+                "`minzheng seed` loads them",
+                file=sys.stderr,
+            )
         base = KnowledgeBase(session_factory(engine), settings.tz)
         await base.rebuild()
         yield base
@@ -75,7 +67,8 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(
             f"knowledge base: {len(report.created)} created, {len(report.updated)} updated, "
-            f"{len(report.unchanged)} unchanged"
+            f"{len(report.unchanged)} unchanged; {report.synonyms_changed} synonyms and "
+            f"{report.out_of_scope_changed} out-of-scope matters changed"
         )
     return 0
 

@@ -23,6 +23,7 @@ from bot.database import (
     ping,
     session_factory,
 )
+from bot.seeding import seed_if_empty
 from bot.settings import Settings
 from bot.telegram.texts import SOMETHING_WENT_WRONG
 from bot.web.ask import ask
@@ -107,6 +108,11 @@ async def _keep_knowledge_current(app: web.Application, poll_s: float) -> None:
     """Build the index once the database is ready, then rebuild it whenever content changes."""
     knowledge = app[keys.KNOWLEDGE]
     await app[keys.DATABASE_STATE].migrated.wait()
+    try:
+        # A new installation answers from the first start: load the shipped content.
+        await seed_if_empty(app[keys.ENGINE])
+    except Exception:
+        log.exception("loading the shipped content failed")
     while True:
         try:
             await knowledge.rebuild_if_changed()

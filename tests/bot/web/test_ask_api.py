@@ -26,9 +26,9 @@ CONTRACT_KEYS = {
 async def client(
     app_client: AppClient, make_settings: Callable[..., Settings], database_url: str
 ) -> Client:
-    from bot.cli_kb import seed_knowledge
     from bot.database import engine_context
     from bot.migrate import upgrade
+    from bot.seeding import seed_knowledge
 
     async with engine_context(database_url) as engine:
         await upgrade(engine)
@@ -77,3 +77,16 @@ async def test_html_and_sql_come_back_as_plain_data(client: Client) -> None:
     body = await response.json()
     assert body["question"] == question
     assert body["fallback"] is True
+
+
+async def test_a_new_installation_answers_from_the_first_start(
+    app_client: AppClient, make_settings: Callable[..., Settings], database_url: str
+) -> None:
+    # Nothing seeded: the server loads the shipped content itself once migrations are done.
+    client = await app_client(create_app(make_settings(database_url=database_url)))
+    async with asyncio.timeout(60):
+        while not client.app[keys.KNOWLEDGE].ready:
+            await asyncio.sleep(0.05)
+    response = await client.post("/api/ask", json={"question": "老年食堂在哪里"})
+    body = await response.json()
+    assert body["entry_id"] == "elder-meal-point"

@@ -1,0 +1,42 @@
+"""Loading the shipped content: on `minzheng seed`, and on the first start of an empty database."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
+
+from bot.database import session_factory
+from knowledge.loader import load_shipped
+from knowledge.models import KbEntry
+from knowledge.store import ImportReport, entry_hash, import_content
+
+log = logging.getLogger(__name__)
+
+
+async def seed_knowledge(engine: AsyncEngine) -> ImportReport:
+    """Import the shipped content (idempotent); the database must be migrated."""
+    content = load_shipped()
+    async with session_factory(engine)() as session, session.begin():
+        return await import_content(session, content, changed_by="seed")
+
+
+async def seed_if_empty(engine: AsyncEngine) -> ImportReport | None:
+    async with session_factory(engine)() as session:
+        count = (await session.execute(select(func.count()).select_from(KbEntry))).scalar_one()
+    if count:
+        return None
+    report = await seed_knowledge(engine)
+    log.info("empty knowledge base: loaded the shipped content", extra=report.as_dict())
+    return report
+
+
+async def unseeded_changes(engine: AsyncEngine) -> int:
+    """How many shipped entries are missing from the database or differ from what it has."""
+    content = load_shipped()
+    async with session_factory(engine)() as session:
+        rows = await session.execute(select(col(KbEntry.id), col(KbEntry.imported_hash)))
+        stored = dict(rows.tuples().all())
+    return sum(1 for entry in content.entries if stored.get(entry.id) != entry_hash(entry))
