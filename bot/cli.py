@@ -94,9 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     current.add_argument("--json", action="store_true", help="print the result as JSON")
     current.set_defaults(run=_cmd_db_current)
 
-    from bot.cli_kb import add_commands
+    from bot import cli_directory, cli_kb
 
-    add_commands(commands)
+    cli_kb.add_commands(commands)
+    cli_directory.add_commands(commands)
     return parser
 
 

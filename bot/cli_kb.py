@@ -14,8 +14,9 @@ from typing import Any
 
 from bot.database import describe_error, engine_context, session_factory
 from bot.migrate import upgrade
-from bot.seeding import seed_if_empty, seed_knowledge, unseeded_changes
+from bot.seeding import seed_directory, seed_if_empty, seed_knowledge, unseeded_changes
 from bot.settings import Settings
+from directory.store import DirectoryImport
 from knowledge.loader import ContentError, load_paths, load_shipped
 from knowledge.service import KnowledgeBase
 from knowledge.store import ImportReport, export_published, import_content
@@ -49,13 +50,13 @@ async def knowledge_base(settings: Settings) -> AsyncIterator[KnowledgeBase]:
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
-    async def run() -> ImportReport:
+    async def run() -> tuple[ImportReport, DirectoryImport]:
         async with engine_context(settings.database_url) as engine:
             await upgrade(engine)
-            return await seed_knowledge(engine)
+            return await seed_knowledge(engine), await seed_directory(engine)
 
     try:
-        report = asyncio.run(run())
+        report, directory = asyncio.run(run())
     except ContentError as exc:
         print(f"minzheng: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -63,12 +64,16 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
         print(f"minzheng: seed failed: {describe_error(exc)}", file=sys.stderr)
         return EXIT_FAILED
     if args.json:
-        _print_json({"knowledge": report.as_dict()})
+        _print_json({"knowledge": report.as_dict(), "directory": directory.as_dict()})
     else:
         print(
             f"knowledge base: {len(report.created)} created, {len(report.updated)} updated, "
             f"{len(report.unchanged)} unchanged; {report.synonyms_changed} synonyms and "
             f"{report.out_of_scope_changed} out-of-scope matters changed"
+        )
+        print(
+            f"sample directory: {directory.created} created, {directory.updated} updated, "
+            f"{directory.unchanged} unchanged"
         )
     return 0
 
@@ -253,7 +258,9 @@ def cmd_kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def add_commands(commands: Any) -> None:
-    seed = commands.add_parser("seed", help="migrate the database and load the shipped content")
+    seed = commands.add_parser(
+        "seed", help="migrate the database; load the shipped content and the sample directory"
+    )
     seed.add_argument("--json", action="store_true", help="print the result as JSON")
     seed.set_defaults(run=cmd_seed)
 

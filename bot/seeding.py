@@ -9,6 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
 from bot.database import session_factory
+from directory.models import DirService
+from directory.sample import sample_services
+from directory.store import DirectoryImport, import_services
 from knowledge.loader import load_shipped
 from knowledge.models import KbEntry
 from knowledge.store import ImportReport, entry_hash, import_content
@@ -23,10 +26,21 @@ async def seed_knowledge(engine: AsyncEngine) -> ImportReport:
         return await import_content(session, content, changed_by="seed")
 
 
+async def seed_directory(engine: AsyncEngine) -> DirectoryImport:
+    """Import the sample directory (idempotent). Real data replaces it by `directory import`."""
+    async with session_factory(engine)() as session, session.begin():
+        return await import_services(session, sample_services())
+
+
 async def seed_if_empty(engine: AsyncEngine) -> ImportReport | None:
+    """On a new installation, load the shipped knowledge and the sample directory."""
     async with session_factory(engine)() as session:
-        count = (await session.execute(select(func.count()).select_from(KbEntry))).scalar_one()
-    if count:
+        entries = (await session.execute(select(func.count()).select_from(KbEntry))).scalar_one()
+        places = (await session.execute(select(func.count()).select_from(DirService))).scalar_one()
+    if not places:
+        directory = await seed_directory(engine)
+        log.info("empty directory: loaded the sample data", extra=directory.as_dict())
+    if entries:
         return None
     report = await seed_knowledge(engine)
     log.info("empty knowledge base: loaded the shipped content", extra=report.as_dict())
