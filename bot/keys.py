@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.database import DatabaseState
 from bot.settings import Settings
 from bot.web.metrics import HttpMetrics
+from directory.service import Directory
 from knowledge.service import KnowledgeBase
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -18,6 +19,7 @@ SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 DATABASE_STATE = web.AppKey("database_state", DatabaseState)
 METRICS = web.AppKey("metrics", HttpMetrics)
 KNOWLEDGE = web.AppKey("knowledge", KnowledgeBase)
+DIRECTORY = web.AppKey("directory", Directory)
 if TYPE_CHECKING:
     from telegram.ext import Application as TelegramApplication
 

@@ -90,7 +90,7 @@ def facility_from_service(service: dict[str, Any]) -> Facility:
         ),
         None,
     )
-    location = next(iter_locations(service), {})
+    location: dict[str, Any] = next(iter(iter_locations(service)), {})
     address = next((a.get("address_1") for a in location.get("addresses") or []), None)
     phone = next((p.get("number") for p in service.get("phones") or []), None)
     openings = tuple(

@@ -535,51 +535,51 @@ async def export_services(session: AsyncSession) -> list[dict[str, Any]]:
         organization = organizations[service.organization_id]
         attribute = attributes.get(service.id)
         code = terms[attribute.taxonomy_term_id].code if attribute else None
-        for sal in sals[service.id] or [None]:
-            location = locations[sal.location_id] if sal else None
-            document = HsdsService.build(
-                service_id=service.id,
-                name=service.name,
-                description=service.description,
-                category_code=code or "community_service_centre",
-                organization={
-                    "id": str(organization.id),
-                    "name": organization.name,
-                    "description": organization.description,
-                },
-                town=location.town if location else None,
-                location_id=location.id if location else stable_id("none", str(service.id)),
-                location_name=location.name if location else service.name,
-                latitude=location.latitude if location else None,
-                longitude=location.longitude if location else None,
-                address=addresses[location.id][0].address_1
-                if location and addresses[location.id]
-                else None,
-                phone=phones[service.id][0].number if phones[service.id] else None,
-                schedules=[
-                    schedule_dict(
-                        s.id,
-                        s.location_id or location.id,
-                        s.byday,
-                        s.opens_at,
-                        s.closes_at,
-                        follows_state_calendar=s.follows_state_calendar,
-                        valid_from=s.valid_from,
-                        valid_to=s.valid_to,
-                        description=s.description,
-                    )
-                    for s in (schedules[location.id] if location else [])
-                ],
-                alert=service.alert,
-                source=service.source,
-                status=service.status,
-            )
-            document["last_modified"] = service.last_modified.isoformat()
-            if location:
-                document["service_at_locations"][0]["location"]["closures"] = [
-                    closure_dict(c.id, c.starts_on.isoformat(), c.ends_on.isoformat(), c.reason)
-                    for c in closures[location.id]
-                ]
-            exported.append(document)
-            break
+        # A service is stored with the one location it was imported with.
+        first = sals[service.id][0] if sals[service.id] else None
+        location = locations[first.location_id] if first else None
+        document = HsdsService.build(
+            service_id=service.id,
+            name=service.name,
+            description=service.description,
+            category_code=code or "community_service_centre",
+            organization={
+                "id": str(organization.id),
+                "name": organization.name,
+                "description": organization.description,
+            },
+            town=location.town if location else None,
+            location_id=location.id if location else stable_id("none", str(service.id)),
+            location_name=location.name if location else service.name,
+            latitude=location.latitude if location else None,
+            longitude=location.longitude if location else None,
+            address=addresses[location.id][0].address_1
+            if location and addresses[location.id]
+            else None,
+            phone=phones[service.id][0].number if phones[service.id] else None,
+            schedules=[
+                schedule_dict(
+                    s.id,
+                    s.location_id or stable_id("none", str(service.id)),
+                    s.byday,
+                    s.opens_at,
+                    s.closes_at,
+                    follows_state_calendar=s.follows_state_calendar,
+                    valid_from=s.valid_from,
+                    valid_to=s.valid_to,
+                    description=s.description,
+                )
+                for s in (schedules[location.id] if location else [])
+            ],
+            alert=service.alert,
+            source=service.source,
+            status=service.status,
+        )
+        document["last_modified"] = service.last_modified.isoformat()
+        if location:
+            document["service_at_locations"][0]["location"]["closures"] = [
+                closure_dict(c.id, c.starts_on.isoformat(), c.ends_on.isoformat(), c.reason)
+                for c in closures[location.id]
+            ]
+        exported.append(document)
     return exported

@@ -27,7 +27,9 @@ from bot.seeding import seed_if_empty
 from bot.settings import Settings
 from bot.telegram.texts import SOMETHING_WENT_WRONG
 from bot.web.ask import ask
+from bot.web.directory_api import add_routes
 from bot.web.metrics import HttpMetrics
+from directory.service import Directory
 from knowledge.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -104,9 +106,11 @@ def _database_context(
 CONTENT_POLL_S = 30.0
 
 
-async def _keep_knowledge_current(app: web.Application, poll_s: float) -> None:
-    """Build the index once the database is ready, then rebuild it whenever content changes."""
+async def _keep_content_current(app: web.Application, poll_s: float) -> None:
+    """Build the knowledge index and the directory once the database is ready, then rebuild
+    each whenever its data changes."""
     knowledge = app[keys.KNOWLEDGE]
+    directory = app[keys.DIRECTORY]
     await app[keys.DATABASE_STATE].migrated.wait()
     try:
         # A new installation answers from the first start: load the shipped content.
@@ -118,13 +122,18 @@ async def _keep_knowledge_current(app: web.Application, poll_s: float) -> None:
             await knowledge.rebuild_if_changed()
         except Exception:
             log.exception("knowledge index rebuild failed; the previous index stays in use")
+        try:
+            await directory.rebuild_if_changed()
+        except Exception:
+            log.exception("directory rebuild failed; the previous one stays in use")
         await asyncio.sleep(poll_s)
 
 
 def _knowledge_context(poll_s: float) -> Callable[[web.Application], AsyncIterator[None]]:
     async def knowledge(app: web.Application) -> AsyncIterator[None]:
         app[keys.KNOWLEDGE] = KnowledgeBase(app[keys.SESSIONS], app[keys.SETTINGS].tz)
-        keeping = asyncio.create_task(_keep_knowledge_current(app, poll_s), name="knowledge")
+        app[keys.DIRECTORY] = Directory(app[keys.SESSIONS])
+        keeping = asyncio.create_task(_keep_content_current(app, poll_s), name="content")
         try:
             yield
         finally:
@@ -149,6 +158,7 @@ def create_app(
     app.cleanup_ctx.append(_knowledge_context(content_poll_s))
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/ask", ask)
+    add_routes(app)
     app.router.add_get("/metrics", metrics)
     if settings.telegram_enabled:
         # Imported only when needed: python-telegram-bot costs start time and memory.
