@@ -271,9 +271,55 @@ class DirectoryImport:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
 
 
+def _canonical(service: dict[str, Any]) -> dict[str, Any]:
+    """What a service says, whatever the document's form (export adds ids and timestamps)."""
+    locations = []
+    for location in iter_locations(service):
+        locations.append(
+            {
+                "id": str(location.get("id")),
+                "name": location.get("name"),
+                "latitude": location.get("latitude"),
+                "longitude": location.get("longitude"),
+                "town": location.get("town"),
+                "addresses": sorted(
+                    a.get("address_1", "") for a in location.get("addresses") or []
+                ),
+                "schedules": sorted(
+                    (
+                        check_byday(str(x["byday"])),
+                        hhmm(str(x["opens_at"])),
+                        hhmm(str(x["closes_at"])),
+                        str(x.get("valid_from") or ""),
+                        str(x.get("valid_to") or ""),
+                        bool(x.get("follows_state_calendar", True)),
+                    )
+                    for x in location.get("schedules") or []
+                ),
+                "closures": sorted(
+                    (str(c["starts_on"]), str(c["ends_on"]), str(c.get("reason") or ""))
+                    for c in location.get("closures") or []
+                ),
+            }
+        )
+    organization = service.get("organization") or {}
+    return {
+        "name": service.get("name"),
+        "description": service.get("description"),
+        "status": service.get("status") or "active",
+        "alert": service.get("alert"),
+        "source": service.get("source"),
+        "category": _category_of(service),
+        "organization": [organization.get("id"), organization.get("name")],
+        "phones": sorted(str(p.get("number")) for p in service.get("phones") or []),
+        "areas": sorted(str(a.get("name")) for a in service.get("service_areas") or []),
+        "locations": locations,
+    }
+
+
 def _hash(service: dict[str, Any]) -> str:
     return hashlib.sha256(
-        json.dumps(service, ensure_ascii=False, sort_keys=True, default=str).encode()
+        json.dumps(_canonical(service), ensure_ascii=False, sort_keys=True, default=str).encode()
     ).hexdigest()
 
 
