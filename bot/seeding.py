@@ -52,5 +52,5 @@ async def unseeded_changes(engine: AsyncEngine) -> int:
     content = load_shipped()
     async with session_factory(engine)() as session:
         rows = await session.execute(select(col(KbEntry.id), col(KbEntry.imported_hash)))
-        stored = dict(rows.tuples().all())
+        stored = {entry_id: digest for entry_id, digest in rows}
     return sum(1 for entry in content.entries if stored.get(entry.id) != entry_hash(entry))

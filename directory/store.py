@@ -381,11 +381,14 @@ async def _delete_service(session: AsyncSession, service_id: uuid.UUID) -> None:
     await session.flush()
 
 
-async def _store_service(session: AsyncSession, service: dict[str, Any], digest: str) -> None:
+def _service_rows(service: dict[str, Any], digest: str, organizations: set[uuid.UUID]) -> list[Any]:
+    """The rows of one service, to be inserted parents first."""
+    rows: list[Any] = []
     organization = service.get("organization") or IMPORTED_ORGANIZATION
     org_id = uuid.UUID(str(service.get("organization_id") or organization["id"]))
-    if await session.get(DirOrganization, org_id) is None:
-        session.add(
+    if org_id not in organizations:
+        organizations.add(org_id)
+        rows.append(
             DirOrganization(
                 id=org_id,
                 name=organization.get("name") or "未命名机构",
@@ -395,9 +398,8 @@ async def _store_service(session: AsyncSession, service: dict[str, Any], digest:
                 source=str(service.get("source") or "import"),
             )
         )
-        await session.flush()
     sid = uuid.UUID(str(service["id"]))
-    session.add(
+    rows.append(
         DirService(
             id=sid,
             organization_id=org_id,
@@ -412,10 +414,9 @@ async def _store_service(session: AsyncSession, service: dict[str, Any], digest:
             content_hash=digest,
         )
     )
-    await session.flush()
     category = _category_of(service)
     assert category is not None
-    session.add(
+    rows.append(
         DirAttribute(
             id=stable_id("attribute", str(sid), category),
             link_id=sid,
@@ -433,7 +434,7 @@ async def _store_service(session: AsyncSession, service: dict[str, Any], digest:
         town = town or next((t for a in areas if a and (t := find_town(a))), None)
         if town:
             towns.add(town.name)
-        session.add(
+        rows.append(
             DirLocation(
                 id=lid,
                 organization_id=org_id,
@@ -445,14 +446,13 @@ async def _store_service(session: AsyncSession, service: dict[str, Any], digest:
                 town=town.name if town else None,
             )
         )
-        await session.flush()
-        session.add(
+        rows.append(
             DirServiceAtLocation(
                 id=stable_id("sal", str(sid), str(lid)), service_id=sid, location_id=lid
             )
         )
         for address in location.get("addresses") or []:
-            session.add(
+            rows.append(
                 DirAddress(
                     id=uuid.UUID(str(address.get("id") or stable_id("address", str(lid)))),
                     location_id=lid,
@@ -467,7 +467,7 @@ async def _store_service(session: AsyncSession, service: dict[str, Any], digest:
                 )
             )
         for n, schedule in enumerate(location.get("schedules") or []):
-            session.add(
+            rows.append(
                 DirSchedule(
                     id=uuid.UUID(
                         str(schedule.get("id") or stable_id("schedule", str(lid), str(n)))
@@ -487,7 +487,7 @@ async def _store_service(session: AsyncSession, service: dict[str, Any], digest:
                 )
             )
         for n, closure in enumerate(location.get("closures") or []):
-            session.add(
+            rows.append(
                 DirClosure(
                     id=uuid.UUID(str(closure.get("id") or stable_id("closure", str(lid), str(n)))),
                     location_id=lid,
@@ -498,7 +498,7 @@ async def _store_service(session: AsyncSession, service: dict[str, Any], digest:
             )
     for phone in service.get("phones") or []:
         if phone.get("number"):
-            session.add(
+            rows.append(
                 DirPhone(
                     id=uuid.UUID(str(phone.get("id") or stable_id("phone", str(sid)))),
                     service_id=sid,
@@ -508,7 +508,7 @@ async def _store_service(session: AsyncSession, service: dict[str, Any], digest:
                 )
             )
     for town_name in sorted(towns):
-        session.add(
+        rows.append(
             DirServiceArea(
                 id=stable_id("area", str(sid))
                 if len(towns) == 1
@@ -517,7 +517,7 @@ async def _store_service(session: AsyncSession, service: dict[str, Any], digest:
                 name=town_name,
             )
         )
-    await session.flush()
+    return rows
 
 
 def _town_in(text: str) -> Any:
@@ -532,21 +532,47 @@ async def import_services(session: AsyncSession, services: list[dict[str, Any]])
     """Upsert services by id; a service whose document is unchanged is left alone."""
     await _ensure_taxonomy(session)
     report = DirectoryImport()
+    found = await session.execute(select(col(DirService.id), col(DirService.content_hash)))
+    stored: dict[uuid.UUID, str] = {service_id: digest for service_id, digest in found}
+    organizations = set((await session.execute(select(col(DirOrganization.id)))).scalars())
+    changed = []
     for service in services:
         sid = uuid.UUID(str(service["id"]))
         digest = _hash(service)
-        existing = await session.get(DirService, sid)
-        if existing is not None and existing.content_hash == digest:
+        if stored.get(sid) == digest:
             report.unchanged += 1
             continue
-        if existing is not None:
+        if sid in stored:
             await _delete_service(session, sid)
             report.updated += 1
         else:
             report.created += 1
-        await _store_service(session, service, digest)
-        report.ids.append(str(sid))
+        stored[sid] = digest
+        changed.append((service, digest))
+    rows: list[Any] = []
+    for service, digest in changed:
+        rows.extend(_service_rows(service, digest, organizations))
+        report.ids.append(str(service["id"]))
+    # Parents before children: these tables declare foreign keys but no relationships, so
+    # the unit of work is told the order.
+    for table in _INSERT_ORDER:
+        session.add_all(row for row in rows if isinstance(row, table))
+        await session.flush()
     return report
+
+
+_INSERT_ORDER = (
+    DirOrganization,
+    DirService,
+    DirLocation,
+    DirAttribute,
+    DirServiceArea,
+    DirPhone,
+    DirServiceAtLocation,
+    DirAddress,
+    DirSchedule,
+    DirClosure,
+)
 
 
 # Reading back ---------------------------------------------------------------------------------

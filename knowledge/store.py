@@ -66,10 +66,14 @@ def snapshot(entry: KbEntry, questions: list[str]) -> dict[str, Any]:
 
 
 async def _upsert_entry(
-    session: AsyncSession, item: EntryIn, changed_by: str, report: ImportReport
+    session: AsyncSession,
+    item: EntryIn,
+    changed_by: str,
+    report: ImportReport,
+    existing: dict[str, KbEntry],
 ) -> None:
     digest = entry_hash(item)
-    row = await session.get(KbEntry, item.id)
+    row = existing.get(item.id)
     if row is not None and row.imported_hash == digest:
         report.unchanged.append(item.id)
         return
@@ -87,8 +91,8 @@ async def _upsert_entry(
         await session.execute(delete(KbQuestion).where(col(KbQuestion.entry_id) == item.id))
     row.imported_hash = digest
     row.updated_at = utcnow()
-    # The entry row must exist before its questions reference it.
-    await session.flush()
+    existing[item.id] = row
+    # The unit of work inserts the entry before the questions that reference it.
     session.add_all(
         KbQuestion(entry_id=item.id, position=i, text=text) for i, text in enumerate(item.questions)
     )
@@ -138,8 +142,15 @@ async def import_content(
     """Upsert entries by id (a changed entry gets a new version), synonyms and out-of-scope
     matters. Running it twice with the same content changes nothing."""
     report = ImportReport()
+    ids = [item.id for item in content.entries]
+    existing = {
+        row.id: row
+        for row in (
+            await session.execute(select(KbEntry).where(col(KbEntry.id).in_(ids)))
+        ).scalars()
+    }
     for item in content.entries:
-        await _upsert_entry(session, item, changed_by, report)
+        await _upsert_entry(session, item, changed_by, report, existing)
     if content.synonyms:
         report.synonyms_changed = await _sync_synonyms(session, content.synonyms)
     if content.out_of_scope:

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import keys
+from bot.settings import Settings
+from bot.web.app import create_app
+from directory.hsds import find_schema_dir, schema_errors
+from tests.conftest import AppClient, Client
+
+SCHEMAS = find_schema_dir()
+
+
+@pytest.fixture
+async def client(
+    app_client: AppClient, make_settings: Callable[..., Settings], database_url: str
+) -> Client:
+    # A new installation: the server loads the sample directory itself.
+    client = await app_client(create_app(make_settings(database_url=database_url)))
+    async with asyncio.timeout(60):
+        while not client.app[keys.DIRECTORY].ready:
+            await asyncio.sleep(0.05)
+    return client
+
+
+def _valid(document: dict[str, Any], schema: str) -> None:
+    assert SCHEMAS is not None
+    assert schema_errors(document, schema, Path(SCHEMAS)) == []
+
+
+async def test_services_are_paged_and_valid(client: Client) -> None:
+    response = await client.get("/api/hsds/services", params={"per_page": "7", "page": "2"})
+    assert response.status == 200
+    page = await response.json()
+    assert page["page_number"] == 2 and page["size"] == 7 and not page["first_page"]
+    assert page["total_items"] >= 200 and page["total_pages"] == -(-page["total_items"] // 7)
+    for service in page["contents"]:
+        _valid(service, "service")
+    one = await client.get(f"/api/hsds/services/{page['contents'][0]['id']}")
+    assert one.status == 200
+    _valid(await one.json(), "service")
+
+
+async def test_search_and_taxonomy_filters(client: Client) -> None:
+    terms = await (await client.get("/api/hsds/taxonomy_terms")).json()
+    assert terms["total_items"] == 13
+    for term in terms["contents"]:
+        _valid(term, "taxonomy_term")
+    meal = next(t for t in terms["contents"] if t["code"] == "meal_point")
+    page = await (
+        await client.get(
+            "/api/hsds/services", params={"taxonomy_term_id": meal["id"], "per_page": "100"}
+        )
+    ).json()
+    assert page["total_items"] == 66
+    found = await (await client.get("/api/hsds/services", params={"search": "婚姻登记"})).json()
+    assert found["total_items"] == 1
+
+
+async def test_other_collections_validate(client: Client) -> None:
+    for path, schema in [
+        ("/api/hsds/organizations", "organization"),
+        ("/api/hsds/service_at_locations", "service_at_location"),
+        ("/api/hsds/taxonomies", "taxonomy"),
+    ]:
+        page = await (await client.get(path)).json()
+        assert page["contents"], path
+        for item in page["contents"]:
+            _valid(item, schema)
+        one = await client.get(f"{path}/{page['contents'][0]['id']}")
+        assert one.status == 200
+        _valid(await one.json(), schema)
+
+
+async def test_nearest(client: Client) -> None:
+    response = await client.get(
+        "/api/directory/nearest",
+        params={"lat": "31.03", "lon": "121.23", "category": "老年食堂", "limit": "3"},
+    )
+    assert response.status == 200
+    body = await response.json()
+    assert len(body["results"]) == 3
+    assert [r["distance_m"] for r in body["results"]] == sorted(
+        r["distance_m"] for r in body["results"]
+    )
+    assert body["note"] == "示例数据，地址电话以实际公布为准"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "parameter"),
+    [
+        ("/api/directory/nearest", {"lat": "91", "lon": "121"}, 400, "lat"),
+        ("/api/directory/nearest", {"lat": "abc", "lon": "121"}, 400, "lat"),
+        ("/api/directory/nearest", {"lat": "31", "lon": "nan"}, 400, "lon"),
+        ("/api/directory/nearest", {"lon": "121"}, 400, "lat"),
+        (
+            "/api/directory/nearest",
+            {"lat": "31", "lon": "121", "category": "天气"},
+            400,
+            "category",
+        ),
+        ("/api/directory/nearest", {"lat": "31", "lon": "121", "limit": "0"}, 400, "limit"),
+        ("/api/hsds/services", {"per_page": "1000000000"}, 400, "per_page"),
+        ("/api/hsds/services", {"page": "0"}, 400, "page"),
+        ("/api/hsds/services", {"page": "x"}, 400, "page"),
+        ("/api/hsds/services", {"taxonomy_term_id": "meal"}, 400, "taxonomy_term_id"),
+        ("/api/hsds/services/not-a-uuid", {}, 400, "id"),
+        ("/api/hsds/organizations/123", {}, 400, "id"),
+        (f"/api/hsds/services/{uuid.uuid4()}", {}, 404, None),
+        (f"/api/hsds/taxonomy_terms/{uuid.uuid4()}", {}, 404, None),
+    ],
+)
+async def test_bad_requests_are_named_never_500(
+    client: Client, path: str, params: dict[str, str], status: int, parameter: str | None
+) -> None:
+    response = await client.get(path, params=params)
+    assert response.status == status
+    body = await response.json()
+    assert body["message"]
+    assert body.get("parameter") == parameter
