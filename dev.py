@@ -52,7 +52,7 @@ def ensure_environment() -> None:
 
 def serve() -> int:
     ensure_environment()
-    say("applying database migrations and loading the shipped content")
+    say("applying database migrations; loading the knowledge base and the sample directory")
     if run(BIN / "minzheng", "seed") != 0:
         return 1
     say("starting on http://127.0.0.1:8080/ (health: /healthz, metrics: /metrics; Ctrl-C stops)")
