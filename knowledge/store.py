@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -213,32 +214,35 @@ async def _questions_by_entry(session: AsyncSession) -> dict[str, list[str]]:
     return questions
 
 
+DETAIL_FIELDS = ("eligibility", "materials", "where", "fees", "contacts")
+
+
+def _published(source: KbEntry | EntryIn, questions: Sequence[str], version: int) -> PublishedEntry:
+    """The matcher's view of an entry, from a database row or straight from YAML."""
+    return PublishedEntry(
+        id=source.id,
+        title=source.title,
+        category=source.category,
+        questions=tuple(questions),
+        keywords=tuple(source.keywords),
+        answer=source.answer,
+        details={name: value for name in DETAIL_FIELDS if (value := getattr(source, name))},
+        related=tuple(source.related),
+        facility_category=source.facility_category,
+        source=source.source,
+        reviewed=source.reviewed,
+        review_by=source.review_by,
+        effective_from=source.effective_from,
+        effective_to=source.effective_to,
+        version=version,
+    )
+
+
 async def load_published(session: AsyncSession) -> KnowledgeSnapshot:
     entries_by_id = {row.id: row for row in await _published_rows(session)}
     questions = await _questions_by_entry(session)
     entries = tuple(
-        PublishedEntry(
-            id=row.id,
-            title=row.title,
-            category=row.category,
-            questions=tuple(questions.get(row.id, ())),
-            keywords=tuple(row.keywords),
-            answer=row.answer,
-            details={
-                name: value
-                for name in ("eligibility", "materials", "where", "fees", "contacts")
-                if (value := getattr(row, name))
-            },
-            related=tuple(row.related),
-            facility_category=row.facility_category,
-            source=row.source,
-            reviewed=row.reviewed,
-            review_by=row.review_by,
-            effective_from=row.effective_from,
-            effective_to=row.effective_to,
-            version=row.version,
-        )
-        for row in entries_by_id.values()
+        _published(row, questions.get(row.id, ()), row.version) for row in entries_by_id.values()
     )
     synonyms = {
         row.variant: row.canonical for row in (await session.execute(select(KbSynonym))).scalars()
@@ -272,29 +276,6 @@ async def export_published(session: AsyncSession) -> list[dict[str, Any]]:
 
 def snapshot_from_content(content: Content, *, version: int = 1) -> KnowledgeSnapshot:
     """A snapshot straight from YAML content, as if all of it were published (tools, tests)."""
-    entries = tuple(
-        PublishedEntry(
-            id=e.id,
-            title=e.title,
-            category=e.category,
-            questions=tuple(e.questions),
-            keywords=tuple(e.keywords),
-            answer=e.answer,
-            details={
-                name: value
-                for name in ("eligibility", "materials", "where", "fees", "contacts")
-                if (value := getattr(e, name))
-            },
-            related=tuple(e.related),
-            facility_category=e.facility_category,
-            source=e.source,
-            reviewed=e.reviewed,
-            review_by=e.review_by,
-            effective_from=e.effective_from,
-            effective_to=e.effective_to,
-            version=version,
-        )
-        for e in content.entries
-    )
+    entries = tuple(_published(e, e.questions, version) for e in content.entries)
     synonyms = {variant: s.canonical for s in content.synonyms for variant in s.variants}
     return KnowledgeSnapshot(entries, synonyms, tuple(content.out_of_scope))

@@ -9,18 +9,9 @@ import sys
 from pathlib import Path
 
 from tests.knowledge.test_loader_and_lint import ENTRY
+from tests.support.contract import CONTRACT_KEYS
 
 MINZHENG = str(Path(sys.executable).with_name("minzheng"))
-CONTRACT_KEYS = {
-    "question",
-    "fallback",
-    "entry_id",
-    "title",
-    "answer",
-    "score",
-    "suggestions",
-    "elapsed_ms",
-}
 
 
 def run(

@@ -11,17 +11,7 @@ from knowledge.loader import load_shipped
 from knowledge.matcher import KnowledgeIndex
 from knowledge.store import snapshot_from_content
 from tests.knowledge.conftest import TODAY
-
-CONTRACT_KEYS = {
-    "question",
-    "fallback",
-    "entry_id",
-    "title",
-    "answer",
-    "score",
-    "suggestions",
-    "elapsed_ms",
-}
+from tests.support.contract import CONTRACT_KEYS
 
 
 def answered(index: KnowledgeIndex, question: str) -> str | None:

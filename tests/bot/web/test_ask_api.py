@@ -9,17 +9,7 @@ from bot import keys
 from bot.settings import Settings
 from bot.web.app import create_app
 from tests.conftest import AppClient, Client
-
-CONTRACT_KEYS = {
-    "question",
-    "fallback",
-    "entry_id",
-    "title",
-    "answer",
-    "score",
-    "suggestions",
-    "elapsed_ms",
-}
+from tests.support.contract import CONTRACT_KEYS
 
 
 @pytest.fixture
