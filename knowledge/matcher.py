@@ -36,7 +36,7 @@ from knowledge.store import KnowledgeSnapshot, PublishedEntry
 
 K1 = 1.2
 B = 0.75
-CANDIDATES = 12
+CANDIDATES = 8
 MAX_SUGGESTIONS = 3
 KIND_WEIGHT = {"w": 1.0, "e": 1.0, "b": 0.7, "p": 0.6}
 TITLE_REPEAT = 2
@@ -143,13 +143,14 @@ class KnowledgeIndex:
         try:
             return cls._build(snapshot, calibration)
         finally:
+            # The index lives long and holds no cycles: move it out of the collector's sight,
+            # or each full collection walks it again (pauses of tens of milliseconds).
+            gc.freeze()
             if was_enabled:
                 gc.enable()
 
     @classmethod
-    def _build(
-        cls, snapshot: KnowledgeSnapshot, calibration: Calibration | None
-    ) -> KnowledgeIndex:
+    def _build(cls, snapshot: KnowledgeSnapshot, calibration: Calibration | None) -> KnowledgeIndex:
         synonyms = Synonyms(snapshot.synonyms)
         add_domain_words(
             [

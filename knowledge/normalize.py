@@ -12,8 +12,9 @@ import unicodedata
 from functools import cache
 from typing import Any
 
-# Nobody asks a question longer than this; a pasted page is cut, not refused.
-MAX_INPUT_CHARS = 200
+# The longest rambling question residents type is well under this; a pasted page is cut to
+# its beginning, not refused, and costs no more to answer than a long question.
+MAX_INPUT_CHARS = 100
 
 # Polite openings and closings that carry no meaning for matching. Longest first.
 FILLERS = sorted(
