@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,8 @@ def pytest_report_header() -> str:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "database_url" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "database_url" in names or "module_database_url" in names:
             item.add_marker(pytest.mark.db)
 
 
@@ -101,11 +103,11 @@ def _asyncpg_params(url: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-async def database_url(tmp_path: Path, postgres_server: str | None) -> AsyncIterator[str]:
-    """A fresh, empty database for one test."""
+@asynccontextmanager
+async def fresh_database(folder: Path, postgres_server: str | None) -> AsyncIterator[str]:
+    """A new, empty database: a SQLite file in ``folder``, or a new PostgreSQL database."""
     if postgres_server is None:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'minzheng-test.db'}"
+        yield f"sqlite+aiosqlite:///{folder / 'minzheng-test.db'}"
         return
     name = f"minzheng_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(**_asyncpg_params(postgres_server))
@@ -114,12 +116,21 @@ async def database_url(tmp_path: Path, postgres_server: str | None) -> AsyncIter
     finally:
         await admin.close()
     server = make_url(postgres_server).set(drivername="postgresql+asyncpg", database=name)
-    yield server.render_as_string(hide_password=False)
-    admin = await asyncpg.connect(**_asyncpg_params(postgres_server))
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield server.render_as_string(hide_password=False)
     finally:
-        await admin.close()
+        admin = await asyncpg.connect(**_asyncpg_params(postgres_server))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path, postgres_server: str | None) -> AsyncIterator[str]:
+    """A fresh, empty database for one test."""
+    async with fresh_database(tmp_path, postgres_server) as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,31 +2,55 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot import keys
 from bot.settings import Settings
 from bot.web.app import create_app
 from directory.hsds import find_schema_dir, schema_errors
-from tests.conftest import AppClient, Client
+from tests.conftest import TEST_SECRET_KEY, Client, fresh_database
 
 SCHEMAS = find_schema_dir()
 
 
-@pytest.fixture
+# One server for the module: every test here only reads.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def module_database_url(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: str | None
+) -> AsyncIterator[str]:
+    async with fresh_database(tmp_path_factory.mktemp("directory-api"), postgres_server) as url:
+        yield url
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def client(
-    app_client: AppClient, make_settings: Callable[..., Settings], database_url: str
-) -> Client:
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Client]:
+    settings = Settings(
+        database_url=module_database_url,
+        var_dir=tmp_path_factory.mktemp("var"),
+        secret_key=TEST_SECRET_KEY,
+        http_port=0,
+    )
     # A new installation: the server loads the sample directory itself.
-    client = await app_client(create_app(make_settings(database_url=database_url)))
-    async with asyncio.timeout(60):
-        while not client.app[keys.DIRECTORY].ready:
-            await asyncio.sleep(0.05)
-    return client
+    client = TestClient(TestServer(create_app(settings)))
+    await client.start_server()
+    try:
+        async with asyncio.timeout(60):
+            while not client.app[keys.DIRECTORY].ready:
+                await asyncio.sleep(0.05)
+        yield client
+    finally:
+        await client.close()
 
 
 def _valid(document: dict[str, Any], schema: str) -> None:
