@@ -128,6 +128,7 @@ class KnowledgeIndex:
         self._excluded: tuple[date, frozenset[int]] | None = None
         self._unknown: dict[str, float] = {}
         self.related = related_keys(self.docs)
+        self.entries = {doc.key: doc.entry for doc in self.docs if doc.entry is not None}
 
     # Building ---------------------------------------------------------------------------------
 

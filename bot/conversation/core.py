@@ -1,0 +1,328 @@
+"""The conversation itself: one async ``handle`` from an action to replies.
+
+Steps that span messages (choosing a category, then sending a location) are kept in
+``conversation_state``, so a restart in the middle loses nothing. Button data are short codes
+(``d|<entry>|materials``) well under Telegram's 64 bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.conversation import texts
+from bot.conversation.messages import (
+    Action,
+    Button,
+    Command,
+    Location,
+    Place,
+    Press,
+    Reply,
+)
+from bot.conversation.models import (
+    AdvisorRequest,
+    AnswerFeedback,
+    ConversationState,
+    QuestionLog,
+    utcnow,
+)
+from directory.places import CATEGORIES, CATEGORY_BY_CODE, find_town
+from directory.search import Result
+from directory.service import Directory
+from knowledge.matcher import Answer
+from knowledge.service import KnowledgeBase
+from knowledge.store import PublishedEntry
+
+AWAIT_LOCATION = "await_location"
+NEARBY_LIMIT = 5
+MAX_LOGGED_CHARS = 500
+
+
+def pseudonym(secret: str, channel: str, raw_id: str) -> str:
+    """A keyed hash of a resident's id: logs never hold the raw Telegram id."""
+    digest = hmac.new(secret.encode(), f"{channel}:{raw_id}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+class Conversation:
+    def __init__(
+        self,
+        *,
+        knowledge: KnowledgeBase,
+        directory: Directory,
+        sessions: async_sessionmaker[AsyncSession],
+        tz: ZoneInfo,
+    ) -> None:
+        self.knowledge = knowledge
+        self.directory = directory
+        self.sessions = sessions
+        self.tz = tz
+
+    async def handle(
+        self, channel: str, user_key: str, action: Action, now: datetime | None = None
+    ) -> list[Reply]:
+        moment = (now or datetime.now(self.tz)).astimezone(self.tz)
+        async with self.sessions() as session, session.begin():
+            state = await session.get(ConversationState, f"{channel}:{user_key}")
+            if state is None:
+                state = ConversationState(id=f"{channel}:{user_key}")
+                session.add(state)
+            replies = await self._dispatch(session, channel, user_key, state, action, moment)
+            state.updated_at = utcnow()
+        return replies
+
+    async def _dispatch(
+        self,
+        session: AsyncSession,
+        channel: str,
+        user_key: str,
+        state: ConversationState,
+        action: Action,
+        now: datetime,
+    ) -> list[Reply]:
+        if isinstance(action, Command):
+            return self._command(action.name, state)
+        if isinstance(action, Location):
+            return self._nearby(state, action.latitude, action.longitude, now)
+        if isinstance(action, Press):
+            return await self._press(session, user_key, state, action.data, now)
+        text = action.text.strip()
+        if text == texts.ASK_POLICY:
+            state.pending = None
+            return [Reply(texts.ASK_PROMPT)]
+        if text == texts.FIND_PLACE:
+            return [self._choose_category(state)]
+        if text == texts.ADVISOR:
+            return [await self._advisor(session, channel, user_key, state)]
+        if text == texts.HELP:
+            return [Reply(texts.HELP_TEXT, keyboard=texts.MENU)]
+        if state.pending == AWAIT_LOCATION and (town := find_town(text)) is not None:
+            return self._in_town(state, town.name, town.latitude, town.longitude, now)
+        return [await self._answer(session, channel, user_key, state, text, now)]
+
+    # Commands and menu --------------------------------------------------------------------
+
+    def _command(self, name: str, state: ConversationState) -> list[Reply]:
+        if name == "start":
+            state.pending = None
+            return [Reply(texts.GREETING, keyboard=texts.MENU)]
+        if name == "hotline":
+            return [Reply(texts.HOTLINES)]
+        return [Reply(texts.HELP_TEXT, keyboard=texts.MENU)]
+
+    def _choose_category(self, state: ConversationState) -> Reply:
+        state.pending = None
+        rows = [
+            tuple(Button(c.name, f"cat|{c.code}") for c in CATEGORIES[i : i + 2])
+            for i in range(0, len(CATEGORIES), 2)
+        ]
+        return Reply(texts.CHOOSE_CATEGORY, buttons=tuple(rows))
+
+    async def _advisor(
+        self, session: AsyncSession, channel: str, user_key: str, state: ConversationState
+    ) -> Reply:
+        session.add(
+            AdvisorRequest(user_key=user_key, channel=channel, last_question=state.last_entry_id)
+        )
+        return Reply(texts.ADVISOR_RECORDED)
+
+    # Answers ------------------------------------------------------------------------------
+
+    async def _answer(
+        self,
+        session: AsyncSession,
+        channel: str,
+        user_key: str,
+        state: ConversationState,
+        text: str,
+        now: datetime,
+    ) -> Reply:
+        answer = self.knowledge.ask(text, now=now)
+        session.add(
+            QuestionLog(
+                user_key=user_key,
+                channel=channel,
+                text=text[:MAX_LOGGED_CHARS],
+                entry_id=None if answer.fallback or not answer.entry else answer.entry.id,
+                score=answer.score,
+                fallback=answer.fallback,
+            )
+        )
+        if answer.empty:
+            return Reply(texts.EMPTY_PROMPT)
+        if answer.fallback or answer.entry is None:
+            return self._fallback(answer)
+        state.last_entry_id = answer.entry.id
+        return self._entry_reply(answer.entry, now)
+
+    def _fallback(self, answer: Answer) -> Reply:
+        if answer.out_of_scope is not None:
+            return Reply(
+                f"{texts.OUT_OF_SCOPE}{answer.out_of_scope.advice}",
+                buttons=((Button(texts.ADVISOR, "advisor"),),),
+            )
+        lines = [texts.NOT_FOUND]
+        rows: list[tuple[Button, ...]] = []
+        if answer.suggestions:
+            lines.append(texts.MAYBE)
+            rows.extend((Button(s.title, f"q|{s.entry_id}"),) for s in answer.suggestions)
+        lines.append(f"也可以联系养老顾问，或拨打 {texts.CITY_HOTLINE}。")
+        rows.append((Button(texts.ADVISOR, "advisor"),))
+        return Reply("\n".join(lines), buttons=tuple(rows))
+
+    def _entry_reply(self, entry: PublishedEntry, now: datetime) -> Reply:
+        lines = [
+            entry.title,
+            "",
+            entry.answer.strip(),
+            "",
+            f"来源：{entry.source}",
+            f"最后核对：{entry.reviewed:%Y年%m月%d日}",
+        ]
+        if entry.review_by < now.date():
+            lines.append("（这条内容已过核对期，请以办理窗口的最新要求为准）")
+        rows: list[tuple[Button, ...]] = [
+            (Button("有帮助", f"fb|{entry.id}|1"), Button("没帮助", f"fb|{entry.id}|0"))
+        ]
+        details = tuple(
+            Button(label, f"d|{entry.id}|{field}")
+            for field, label in texts.DETAIL_LABELS.items()
+            if field in entry.details
+        )
+        if details:
+            rows.append(details[:3])
+            if details[3:]:
+                rows.append(details[3:])
+        extra = []
+        if entry.related:
+            extra.append(Button("相关问题", f"rel|{entry.id}"))
+        if entry.facility_category:
+            extra.append(Button("找附近的服务点", f"near|{entry.facility_category}"))
+        if extra:
+            rows.append(tuple(extra))
+        return Reply("\n".join(lines), buttons=tuple(rows))
+
+    # Buttons ------------------------------------------------------------------------------
+
+    async def _press(
+        self,
+        session: AsyncSession,
+        user_key: str,
+        state: ConversationState,
+        data: str,
+        now: datetime,
+    ) -> list[Reply]:
+        kind, _, rest = data.partition("|")
+        entries = self.knowledge.index.entries
+        if kind == "q" and (entry := entries.get(rest)):
+            state.last_entry_id = entry.id
+            return [self._entry_reply(entry, now)]
+        if kind == "d":
+            entry_id, _, field = rest.partition("|")
+            entry = entries.get(entry_id)
+            if entry and field in entry.details:
+                label = texts.DETAIL_LABELS.get(field, field)
+                return [Reply(f"{entry.title} · {label}\n\n{entry.details[field].strip()}")]
+        if kind == "rel" and (entry := entries.get(rest)):
+            related = [entries[r] for r in entry.related if r in entries]
+            return [
+                Reply(
+                    "相关问题：",
+                    buttons=tuple((Button(r.title, f"q|{r.id}"),) for r in related),
+                )
+            ]
+        if kind == "fb":
+            entry_id, _, value = rest.partition("|")
+            if entry_id in entries and value in {"0", "1"}:
+                session.add(
+                    AnswerFeedback(user_key=user_key, entry_id=entry_id, helpful=value == "1")
+                )
+                return [Reply(texts.THANKS)]
+        if kind in {"cat", "near"} and rest in CATEGORY_BY_CODE:
+            state.category = rest
+            state.pending = AWAIT_LOCATION
+            return [
+                Reply(
+                    f"找{CATEGORY_BY_CODE[rest].name}：{texts.SEND_LOCATION}", request_location=True
+                )
+            ]
+        if kind == "advisor":
+            return [await self._advisor(session, "button", user_key, state)]
+        # An old or unknown button: start again rather than fail.
+        return [Reply(texts.HELP_TEXT, keyboard=texts.MENU)]
+
+    # Places -------------------------------------------------------------------------------
+
+    def _nearby(
+        self, state: ConversationState, latitude: float, longitude: float, now: datetime
+    ) -> list[Reply]:
+        category = state.category if state.pending == AWAIT_LOCATION else None
+        state.pending = None
+        results = self.directory.index.search(
+            now=now, category=category, near=(latitude, longitude), limit=NEARBY_LIMIT
+        )
+        reply = self._places_reply(results, category)
+        if category is None and results:
+            narrow = tuple(
+                tuple(Button(c.name, f"cat|{c.code}") for c in CATEGORIES[i : i + 2])
+                for i in range(0, len(CATEGORIES), 2)
+            )
+            reply = Reply(reply.text + "\n可以选类别再找：", buttons=narrow, places=reply.places)
+        return [reply]
+
+    def _in_town(
+        self,
+        state: ConversationState,
+        town: str,
+        latitude: float,
+        longitude: float,
+        now: datetime,
+    ) -> list[Reply]:
+        category = state.category
+        state.pending = None
+        results = self.directory.index.search(
+            now=now,
+            category=category,
+            town=town,
+            near=(latitude, longitude),
+            limit=NEARBY_LIMIT,
+        )
+        return [self._places_reply(results, category, town)]
+
+    def _places_reply(
+        self, results: Sequence[Result], category: str | None, town: str | None = None
+    ) -> Reply:
+        if not results:
+            return Reply(texts.NO_PLACES)
+        what = CATEGORY_BY_CODE[category].name if category else "服务点"
+        where = f"{town}的" if town else "离您最近的"
+        lines = [f"{where}{what}："]
+        places = []
+        for n, result in enumerate(results, start=1):
+            f = result.facility
+            distance = f"，约{round(result.distance_m)}米" if result.distance_m is not None else ""
+            state = "正在营业" if result.open_now else "已休息"
+            lines.append(f"{n}. {f.name}{distance}（{state}）")
+            lines.append(f"   地址：{f.address or '暂无'}；电话：{f.phone or '暂无'}")
+            lines.append(f"   时间：{f.hours or '暂无'}")
+            places.append(
+                Place(
+                    f.name,
+                    f.address,
+                    f.phone,
+                    f.hours,
+                    result.open_now,
+                    round(result.distance_m) if result.distance_m is not None else None,
+                    f.latitude,
+                    f.longitude,
+                )
+            )
+        if self.directory.index.has_sample_data:
+            lines.append(texts.SAMPLE_NOTE)
+        return Reply("\n".join(lines), places=tuple(places))

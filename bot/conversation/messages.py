@@ -1,0 +1,69 @@
+"""What a resident does and what the assistant answers, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Telegram allows 64 bytes of callback data; the web chat sends the same strings.
+MAX_BUTTON_DATA_BYTES = 64
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Location:
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button pressed: its data, as the reply that offered it set it."""
+
+    data: str
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # start, help, hotline, stop
+
+
+Action = Text | Location | Press | Command
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str
+
+    def __post_init__(self) -> None:
+        if len(self.data.encode()) > MAX_BUTTON_DATA_BYTES:
+            raise ValueError(f"button data over {MAX_BUTTON_DATA_BYTES} bytes: {self.data!r}")
+
+
+@dataclass(frozen=True)
+class Place:
+    name: str
+    address: str | None
+    phone: str | None
+    hours: str
+    open_now: bool
+    distance_m: int | None
+    latitude: float | None
+    longitude: float | None
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    # Rows of inline buttons under the message.
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    places: tuple[Place, ...] = ()
+    # Big reply-keyboard buttons (Telegram) / quick buttons (web): labels sent back as text.
+    keyboard: tuple[tuple[str, ...], ...] = ()
+    # Ask the resident's device for its location.
+    request_location: bool = False
+    notes: tuple[str, ...] = field(default=())

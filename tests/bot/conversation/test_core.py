@@ -1,0 +1,158 @@
+"""The conversation core as a resident meets it, on a real database, with no channel."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.conversation import texts
+from bot.conversation.core import Conversation, pseudonym
+from bot.conversation.messages import Action, Command, Location, Press, Reply, Text
+from bot.conversation.models import AdvisorRequest, AnswerFeedback, QuestionLog
+from bot.database import engine_context, session_factory
+from bot.migrate import upgrade
+from bot.seeding import seed_if_empty
+from directory.service import Directory
+from knowledge.service import KnowledgeBase
+
+TZ = ZoneInfo("Asia/Shanghai")
+MONDAY_11 = datetime(2026, 11, 30, 11, 0, tzinfo=TZ)
+RESIDENT = pseudonym("test-secret", "telegram", "424242")
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    async with engine_context(database_url) as engine:
+        await upgrade(engine)
+        await seed_if_empty(engine)
+        yield session_factory(engine)
+
+
+async def _conversation(sessions: async_sessionmaker[AsyncSession]) -> Conversation:
+    knowledge = KnowledgeBase(sessions, TZ)
+    directory = Directory(sessions)
+    await knowledge.rebuild()
+    await directory.rebuild()
+    return Conversation(knowledge=knowledge, directory=directory, sessions=sessions, tz=TZ)
+
+
+@pytest.fixture
+async def conversation(sessions: async_sessionmaker[AsyncSession]) -> Conversation:
+    return await _conversation(sessions)
+
+
+async def say(conversation: Conversation, action: Action) -> list[Reply]:
+    return await conversation.handle("telegram", RESIDENT, action, MONDAY_11)
+
+
+async def test_start_greets_with_big_buttons(conversation: Conversation) -> None:
+    [reply] = await say(conversation, Command("start"))
+    assert "松江民政助手" in reply.text and "37009999" in reply.text
+    assert reply.keyboard == texts.MENU
+
+
+async def test_a_question_gets_its_answer_source_and_date_and_buttons(
+    conversation: Conversation, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    [reply] = await say(conversation, Text("底保怎么申请"))
+    assert "低保" in reply.text
+    assert "来源：" in reply.text and "最后核对：" in reply.text
+    data = [b.data for row in reply.buttons for b in row]
+    assert any(d.startswith("fb|") for d in data)
+    assert any(d.startswith("d|") for d in data)
+    async with sessions() as session:
+        logged = (await session.execute(select(QuestionLog))).scalars().all()
+    assert [(q.text, q.fallback) for q in logged] == [("底保怎么申请", False)]
+    assert logged[0].user_key == RESIDENT and "424242" not in logged[0].user_key
+
+
+async def test_details_related_and_feedback_buttons(
+    conversation: Conversation, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    [reply] = await say(conversation, Text("结婚登记要带什么材料"))
+    data = {b.label: b.data for row in reply.buttons for b in row}
+    [details] = await say(conversation, Press(data["所需材料"]))
+    assert "所需材料" in details.text and "身份证" in details.text
+    [related] = await say(conversation, Press(data["相关问题"]))
+    assert related.buttons
+    [other] = await say(conversation, Press(related.buttons[0][0].data))
+    assert "来源：" in other.text
+    [thanks] = await say(conversation, Press(data["有帮助"]))
+    assert thanks.text == texts.THANKS
+    async with sessions() as session:
+        feedback = (await session.execute(select(AnswerFeedback))).scalars().all()
+    assert [(f.entry_id, f.helpful) for f in feedback] == [(data["有帮助"].split("|")[1], True)]
+
+
+async def test_not_found_offers_suggestions_and_an_advisor(conversation: Conversation) -> None:
+    [reply] = await say(conversation, Text("补贴"))
+    assert reply.text.startswith(texts.NOT_FOUND)
+    data = [b.data for row in reply.buttons for b in row]
+    assert "advisor" in data
+    assert len([d for d in data if d.startswith("q|")]) <= 3
+
+
+async def test_other_departments_matters_get_plain_advice(conversation: Conversation) -> None:
+    [reply] = await say(conversation, Text("护照过期了怎么办"))
+    assert reply.text.startswith(texts.OUT_OF_SCOPE) and "12345" in reply.text
+
+
+async def test_empty_and_unknown_buttons_are_handled_kindly(conversation: Conversation) -> None:
+    [empty] = await say(conversation, Text("  ？？ "))
+    assert empty.text == texts.EMPTY_PROMPT
+    [stale] = await say(conversation, Press("q|no-such-entry"))
+    assert stale.keyboard == texts.MENU
+
+
+async def test_find_a_place_by_category_then_location_survives_a_restart(
+    conversation: Conversation, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    [menu] = await say(conversation, Text(texts.FIND_PLACE))
+    meal = next(b for row in menu.buttons for b in row if b.data == "cat|meal_point")
+    [ask] = await say(conversation, Press(meal.data))
+    assert ask.request_location
+    # The service restarts between the two steps: a new core, the same database.
+    restarted = await _conversation(sessions)
+    [places] = await say(restarted, Location(31.03, 121.23))
+    assert len(places.places) == 5
+    distances = [p.distance_m for p in places.places]
+    assert distances == sorted(d for d in distances if d is not None)
+    assert all("助餐点" in p.name for p in places.places)
+    assert texts.SAMPLE_NOTE in places.text and "正在营业" in places.text
+
+
+async def test_a_town_name_instead_of_a_location(conversation: Conversation) -> None:
+    await say(conversation, Press("cat|day_care"))
+    [reply] = await say(conversation, Text("九亭"))
+    assert reply.places and all("九亭" in p.name for p in reply.places)
+
+
+async def test_a_location_without_a_step_lists_all_kinds_with_narrowing_buttons(
+    conversation: Conversation,
+) -> None:
+    [reply] = await say(conversation, Location(31.13, 121.30))
+    assert 0 < len(reply.places) <= 5
+    assert any(b.data.startswith("cat|") for row in reply.buttons for b in row)
+
+
+async def test_an_advisor_request_is_recorded(
+    conversation: Conversation, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    [reply] = await say(conversation, Text(texts.ADVISOR))
+    assert "37009999" in reply.text
+    async with sessions() as session:
+        requests = (await session.execute(select(AdvisorRequest))).scalars().all()
+    assert [r.user_key for r in requests] == [RESIDENT]
+
+
+async def test_every_shipped_entry_fits_telegrams_button_limit(
+    conversation: Conversation,
+) -> None:
+    for entry in conversation.knowledge.index.entries.values():
+        reply = conversation._entry_reply(entry, MONDAY_11)
+        assert all(len(b.data.encode()) <= 64 for row in reply.buttons for b in row)
