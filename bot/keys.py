@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.conversation.core import Conversation
 from bot.database import DatabaseState
 from bot.settings import Settings
 from bot.web.metrics import HttpMetrics
@@ -20,6 +21,7 @@ DATABASE_STATE = web.AppKey("database_state", DatabaseState)
 METRICS = web.AppKey("metrics", HttpMetrics)
 KNOWLEDGE = web.AppKey("knowledge", KnowledgeBase)
 DIRECTORY = web.AppKey("directory", Directory)
+CONVERSATION = web.AppKey("conversation", Conversation)
 if TYPE_CHECKING:
     from telegram.ext import Application as TelegramApplication
 

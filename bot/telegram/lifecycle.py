@@ -17,11 +17,17 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 
 from bot import keys
 from bot.settings import Settings
-from bot.telegram.handlers import COMMANDS, register_handlers
+from bot.telegram.handlers import (
+    COMMANDS,
+    CONVERSATION,
+    SECRET,
+    MinzhengContext,
+    register_handlers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,7 @@ def build_application(settings: Settings) -> Application:
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_token.get_secret_value())
+        .context_types(ContextTypes(context=MinzhengContext))
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate, max_retries=3))
     )
     if settings.telegram_api_base_url:
@@ -89,7 +96,11 @@ def _log_polling_error(error: TelegramError) -> None:
     log.warning("Telegram polling failed; PTB retries", extra={"reason": str(error)})
 
 
-async def _start(application: Application, settings: Settings) -> None:
+async def _start(
+    application: Application, settings: Settings, database_ready: asyncio.Event
+) -> None:
+    # Residents' messages need the database: take none before its migrations are done.
+    await database_ready.wait()
     try:
         await _connect(application, settings)
     except InvalidToken:
@@ -108,8 +119,13 @@ async def _stop(application: Application) -> None:
 async def telegram_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     application = build_application(settings)
+    application.bot_data[SECRET] = settings.secret()
+    if keys.CONVERSATION in app:
+        application.bot_data[CONVERSATION] = app[keys.CONVERSATION]
     app[keys.TELEGRAM] = application
-    starting = asyncio.create_task(_start(application, settings), name="telegram-start")
+    starting = asyncio.create_task(
+        _start(application, settings, app[keys.DATABASE_STATE].migrated), name="telegram-start"
+    )
     try:
         yield
     finally:

@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot import keys
+from bot.conversation.core import Conversation
 from bot.database import (
     DatabaseState,
     bootstrap_database,
@@ -133,6 +134,12 @@ def _knowledge_context(poll_s: float) -> Callable[[web.Application], AsyncIterat
     async def knowledge(app: web.Application) -> AsyncIterator[None]:
         app[keys.KNOWLEDGE] = KnowledgeBase(app[keys.SESSIONS], app[keys.SETTINGS].tz)
         app[keys.DIRECTORY] = Directory(app[keys.SESSIONS])
+        app[keys.CONVERSATION] = Conversation(
+            knowledge=app[keys.KNOWLEDGE],
+            directory=app[keys.DIRECTORY],
+            sessions=app[keys.SESSIONS],
+            tz=app[keys.SETTINGS].tz,
+        )
         keeping = asyncio.create_task(_keep_content_current(app, poll_s), name="content")
         try:
             yield

@@ -70,6 +70,7 @@ class FakeBotApi:
             "setWebhook": self._set_webhook,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": lambda params: self.commands,
+            "answerCallbackQuery": self._answer_callback_query,
             "close": lambda params: True,
             "logOut": lambda params: True,
         }
@@ -116,6 +117,43 @@ class FakeBotApi:
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         return self.push_update({"message": message})
+
+    def push_location(self, chat_id: int, latitude: float, longitude: float) -> Params:
+        message = self._message(chat_id)
+        message["location"] = {"latitude": latitude, "longitude": longitude}
+        return self.push_update({"message": message})
+
+    def push_voice(self, chat_id: int) -> Params:
+        message = self._message(chat_id)
+        message["voice"] = {"file_id": "voice-1", "file_unique_id": "v1", "duration": 3}
+        return self.push_update({"message": message})
+
+    def push_button(self, chat_id: int, data: str) -> Params:
+        """A resident presses an inline button under one of the bot's messages."""
+        user = {"id": chat_id, "is_bot": False, "first_name": "张阿姨"}
+        message = self._message(chat_id, sender=BOT_USER)
+        message["text"] = "…"
+        query = {
+            "id": f"cb-{next(self._update_ids)}",
+            "from": user,
+            "message": message,
+            "chat_instance": str(chat_id),
+            "data": data,
+        }
+        return self.push_update({"callback_query": query})
+
+    def _message(self, chat_id: int, sender: Params | None = None) -> Params:
+        user = {"id": chat_id, "is_bot": False, "first_name": "张阿姨"}
+        return {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private", "first_name": "张阿姨"},
+            "from": sender or user,
+        }
+
+    def _answer_callback_query(self, params: Params) -> bool:
+        _require(params, "callback_query_id")
+        return True
 
     def push_update(self, body: Params) -> Params:
         update = {"update_id": next(self._update_ids), **body}

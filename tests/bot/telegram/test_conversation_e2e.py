@@ -1,0 +1,102 @@
+"""A resident on Telegram: real python-telegram-bot, real HTTP, the Bot API double, the real
+service with its shipped content and sample directory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bot import keys
+from bot.settings import Settings
+from bot.web.app import create_app
+from tests.conftest import AppClient, Client
+from tests.support.fake_bot_api import FakeBotApi
+
+RESIDENT = 515151
+
+
+@pytest.fixture
+async def bot(
+    fake_bot_api: FakeBotApi,
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    app_client: AppClient,
+) -> Client:
+    settings = make_settings(
+        database_url=database_url,
+        telegram_token=fake_bot_api.token,
+        telegram_api_base_url=fake_bot_api.base_url,
+    )
+    client = await app_client(create_app(settings))
+    async with asyncio.timeout(60):
+        while not (
+            client.app[keys.KNOWLEDGE].ready
+            and client.app[keys.DIRECTORY].ready
+            and client.app[keys.TELEGRAM].running
+        ):
+            await asyncio.sleep(0.05)
+    return client
+
+
+async def _replies(api: FakeBotApi, chat: int, count: int) -> list[dict[str, Any]]:
+    async with asyncio.timeout(15):
+        while len([m for m in api.sent() if int(m["chat_id"]) == chat]) < count:
+            await asyncio.sleep(0.02)
+    return [m for m in api.sent() if int(m["chat_id"]) == chat]
+
+
+def _buttons(message: dict[str, Any]) -> dict[str, str]:
+    markup = json.loads(message.get("reply_markup") or "{}")
+    return {
+        b["text"]: b.get("callback_data", "")
+        for row in markup.get("inline_keyboard", [])
+        for b in row
+    }
+
+
+async def test_a_question_then_its_buttons(fake_bot_api: FakeBotApi, bot: Client) -> None:
+    fake_bot_api.push_text(RESIDENT, "底保怎么申请")
+    [answer] = await _replies(fake_bot_api, RESIDENT, 1)
+    assert "低保" in answer["text"] and "最后核对" in answer["text"]
+    assert answer["parse_mode"] == "HTML"
+    buttons = _buttons(answer)
+    assert "有帮助" in buttons and all(len(d.encode()) <= 64 for d in buttons.values())
+    fake_bot_api.push_button(RESIDENT, buttons["有帮助"])
+    replies = await _replies(fake_bot_api, RESIDENT, 2)
+    assert "谢谢" in replies[1]["text"]
+    assert any(c.method == "answerCallbackQuery" for c in fake_bot_api.calls)
+
+
+async def test_find_a_meal_point_by_location(fake_bot_api: FakeBotApi, bot: Client) -> None:
+    fake_bot_api.push_text(RESIDENT, "找服务点")
+    [menu] = await _replies(fake_bot_api, RESIDENT, 1)
+    fake_bot_api.push_button(RESIDENT, _buttons(menu)["老年助餐点"])
+    replies = await _replies(fake_bot_api, RESIDENT, 2)
+    assert "request_location" in replies[1]["reply_markup"]
+    fake_bot_api.push_location(RESIDENT, 31.03, 121.23)
+    replies = await _replies(fake_bot_api, RESIDENT, 3)
+    assert "助餐点" in replies[2]["text"] and "米" in replies[2]["text"]
+    assert "示例数据" in replies[2]["text"]
+
+
+async def test_a_voice_message_gets_a_kind_text_only_reply(
+    fake_bot_api: FakeBotApi, bot: Client
+) -> None:
+    fake_bot_api.push_voice(RESIDENT)
+    [reply] = await _replies(fake_bot_api, RESIDENT, 1)
+    assert "文字" in reply["text"] and "37009999" in reply["text"]
+
+
+async def test_html_and_very_long_messages_never_break_a_reply(
+    fake_bot_api: FakeBotApi, bot: Client
+) -> None:
+    fake_bot_api.push_text(RESIDENT, "<b>低保</b> & <script>怎么申请</script>")
+    [first] = await _replies(fake_bot_api, RESIDENT, 1)
+    assert "<script>" not in first["text"] and "<b>" not in first["text"]
+    fake_bot_api.push_text(RESIDENT, "长" * 10_000)
+    replies = await _replies(fake_bot_api, RESIDENT, 2)
+    assert all(len(m["text"]) <= 4096 for m in replies)
