@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.conversation import texts
 from bot.conversation.messages import (
@@ -74,7 +76,8 @@ class Conversation:
                 state = ConversationState(id=f"{channel}:{user_key}")
                 session.add(state)
             replies = await self._dispatch(session, channel, user_key, state, action, moment)
-            state.updated_at = utcnow()
+            if state in session:
+                state.updated_at = utcnow()
         return replies
 
     async def _dispatch(
@@ -86,6 +89,8 @@ class Conversation:
         action: Action,
         now: datetime,
     ) -> list[Reply]:
+        if isinstance(action, Command) and action.name == "stop":
+            return [await self._forget(session, channel, user_key, state)]
         if isinstance(action, Command):
             return self._command(action.name, state)
         if isinstance(action, Location):
@@ -107,6 +112,17 @@ class Conversation:
         return [await self._answer(session, channel, user_key, state, text, now)]
 
     # Commands and menu --------------------------------------------------------------------
+
+    async def _forget(
+        self, session: AsyncSession, channel: str, user_key: str, state: ConversationState
+    ) -> Reply:
+        """/stop: delete everything kept under this resident's key."""
+        for table in (QuestionLog, AnswerFeedback, AdvisorRequest):
+            await session.execute(delete(table).where(col(table.user_key) == user_key))
+        state.pending = state.category = state.last_entry_id = None
+        await session.delete(state)
+        await session.flush()
+        return Reply(texts.DATA_DELETED)
 
     def _command(self, name: str, state: ConversationState) -> list[Reply]:
         if name == "start":

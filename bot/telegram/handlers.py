@@ -3,7 +3,9 @@ replies. Everything a resident can do is decided in ``bot.conversation``."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from typing import Any
 
 from telegram import BotCommand, Message, MessageEntity, Update
@@ -20,7 +22,9 @@ from telegram.ext import (
 )
 
 from bot.conversation.core import Conversation, pseudonym
+from bot.conversation.flood import FloodGuard
 from bot.conversation.messages import Action, Command, Location, Press, Reply, Text
+from bot.conversation.texts import FLOOD_NOTICE
 from bot.telegram import texts
 from bot.telegram.render import SEND_LOCATION, markup, pieces
 from directory.service import DirectoryNotReady
@@ -32,9 +36,12 @@ COMMANDS = [
     BotCommand("start", "开始使用"),
     BotCommand("help", "怎么用"),
     BotCommand("hotline", "热线电话"),
+    BotCommand("stop", "删除我的数据"),
 ]
 CONVERSATION = "conversation"
 SECRET = "secret"
+FLOOD = "flood"
+CHAT_LOCKS = "chat_locks"
 
 
 class MinzhengContext(
@@ -49,6 +56,20 @@ class MinzhengContext(
     @property
     def secret(self) -> str:
         return str(self.application.bot_data[SECRET])
+
+    @property
+    def flood(self) -> FloodGuard:
+        return self.application.bot_data.setdefault(FLOOD, FloodGuard())
+
+    def chat_lock(self, chat_id: int) -> asyncio.Lock:
+        """Updates of one chat in order; of different chats, at once."""
+        locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            self.application.bot_data.setdefault(CHAT_LOCKS, weakref.WeakValueDictionary())
+        )
+        lock = locks.get(chat_id)
+        if lock is None:
+            lock = locks[chat_id] = asyncio.Lock()
+        return lock
 
 
 async def send(message: Message, reply: Reply) -> None:
@@ -74,12 +95,18 @@ async def _answer(update: Update, context: MinzhengContext, action: Action) -> N
         await message.reply_text(texts.GREETING)
         return
     key = pseudonym(context.secret, "telegram", str(user.id))
-    try:
-        replies = await conversation.handle("telegram", key, action)
-    except (KnowledgeNotReady, DirectoryNotReady):
-        replies = [Reply(texts.STARTING)]
-    for reply in replies:
-        await send(message, reply)
+    async with context.chat_lock(message.chat_id):
+        delay, notify = context.flood.check(key)
+        if notify:
+            await send(message, Reply(FLOOD_NOTICE))
+        if delay:
+            await asyncio.sleep(delay)
+        try:
+            replies = await conversation.handle("telegram", key, action)
+        except (KnowledgeNotReady, DirectoryNotReady):
+            replies = [Reply(texts.STARTING)]
+        for reply in replies:
+            await send(message, reply)
 
 
 async def on_command(update: Update, context: MinzhengContext) -> None:

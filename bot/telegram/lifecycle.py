@@ -43,6 +43,8 @@ def build_application(settings: Settings) -> Application:
         ApplicationBuilder()
         .token(settings.telegram_token.get_secret_value())
         .context_types(ContextTypes(context=MinzhengContext))
+        # Different residents at once; one resident's messages in order (a lock per chat).
+        .concurrent_updates(True)
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate, max_retries=3))
     )
     if settings.telegram_api_base_url:

@@ -12,8 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.conversation import texts
 from bot.conversation.core import Conversation, pseudonym
+from bot.conversation.flood import FloodGuard
 from bot.conversation.messages import Action, Command, Location, Press, Reply, Text
-from bot.conversation.models import AdvisorRequest, AnswerFeedback, QuestionLog
+from bot.conversation.models import (
+    AdvisorRequest,
+    AnswerFeedback,
+    ConversationState,
+    QuestionLog,
+)
 from bot.database import engine_context, session_factory
 from bot.migrate import upgrade
 from bot.seeding import seed_if_empty
@@ -156,3 +162,29 @@ async def test_every_shipped_entry_fits_telegrams_button_limit(
     for entry in conversation.knowledge.index.entries.values():
         reply = conversation._entry_reply(entry, MONDAY_11)
         assert all(len(b.data.encode()) <= 64 for row in reply.buttons for b in row)
+
+
+async def test_stop_deletes_what_was_kept_about_the_resident(
+    conversation: Conversation, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await say(conversation, Text("低保怎么申请"))
+    await say(conversation, Text(texts.ADVISOR))
+    await say(conversation, Press("cat|meal_point"))
+    [reply] = await say(conversation, Command("stop"))
+    assert reply.text == texts.DATA_DELETED
+    async with sessions() as session:
+        for table in (QuestionLog, AdvisorRequest, AnswerFeedback, ConversationState):
+            assert (await session.execute(select(table))).scalars().all() == [], table
+    # A location now is a fresh start: no category is remembered.
+    [places] = await say(conversation, Location(31.03, 121.23))
+    assert any(b.data.startswith("cat|") for row in places.buttons for b in row)
+
+
+def test_flood_guard_slows_after_twenty_a_minute_and_warns_once() -> None:
+    guard = FloodGuard(limit=20, window_s=60, slow_delay_s=2)
+    results = [guard.check("r", now=float(i)) for i in range(25)]
+    assert all(r == (0.0, False) for r in results[:20])
+    assert results[20] == (2, True)
+    assert all(r == (2, False) for r in results[21:])
+    assert guard.check("r", now=200.0) == (0.0, False)
+    assert guard.check("other", now=24.0) == (0.0, False)

@@ -100,3 +100,22 @@ async def test_html_and_very_long_messages_never_break_a_reply(
     fake_bot_api.push_text(RESIDENT, "长" * 10_000)
     replies = await _replies(fake_bot_api, RESIDENT, 2)
     assert all(len(m["text"]) <= 4096 for m in replies)
+
+
+async def test_a_flood_is_slowed_with_one_notice_and_nothing_dropped(
+    fake_bot_api: FakeBotApi, bot: Client
+) -> None:
+    from bot.conversation.flood import FloodGuard
+    from bot.conversation.texts import FLOOD_NOTICE
+    from bot.telegram.handlers import FLOOD
+
+    bot.app[keys.TELEGRAM].bot_data[FLOOD] = FloodGuard(limit=20, slow_delay_s=0.1)
+    for n in range(24):
+        fake_bot_api.push_text(RESIDENT, f"低保{n}")
+    other = RESIDENT + 1
+    fake_bot_api.push_text(other, "助餐点在哪")
+    replies = await _replies(fake_bot_api, RESIDENT, 25)
+    assert len(replies) == 25  # 24 answers and one notice
+    assert [m["text"] for m in replies].count(FLOOD_NOTICE) == 1
+    # Another resident was answered meanwhile.
+    assert await _replies(fake_bot_api, other, 1)
