@@ -270,6 +270,27 @@ class Conversation:
             ]
         if kind == "advisor":
             return [await self._advisor(session, "button", user_key, state)]
+        if kind == "v" and (facility := self.directory.index.by_id.get(rest)):
+            place = Place(
+                facility.service_id,
+                facility.name,
+                facility.address,
+                facility.phone,
+                facility.hours,
+                False,
+                None,
+                facility.latitude,
+                facility.longitude,
+            )
+            lines = [
+                facility.name,
+                f"地址：{facility.address or '暂无'}",
+                f"电话：{facility.phone or '暂无'}",
+                f"时间：{facility.hours or '暂无'}",
+            ]
+            if facility.note:
+                lines.append(f"（{facility.note}）")
+            return [Reply("\n".join(lines), venue=place)]
         # An old or unknown button: start again rather than fail.
         return [Reply(texts.HELP_TEXT, keyboard=texts.MENU)]
 
@@ -289,7 +310,11 @@ class Conversation:
                 tuple(Button(c.name, f"cat|{c.code}") for c in CATEGORIES[i : i + 2])
                 for i in range(0, len(CATEGORIES), 2)
             )
-            reply = Reply(reply.text + "\n可以选类别再找：", buttons=narrow, places=reply.places)
+            reply = Reply(
+                reply.text + "\n可以选类别再找：",
+                buttons=reply.buttons + narrow,
+                places=reply.places,
+            )
         return [reply]
 
     def _in_town(
@@ -329,6 +354,7 @@ class Conversation:
             lines.append(f"   时间：{f.hours or '暂无'}")
             places.append(
                 Place(
+                    f.service_id,
                     f.name,
                     f.address,
                     f.phone,
@@ -341,4 +367,10 @@ class Conversation:
             )
         if self.directory.index.has_sample_data:
             lines.append(texts.SAMPLE_NOTE)
-        return Reply("\n".join(lines), places=tuple(places))
+        # One button a place: pressing it shows the place on a map.
+        buttons = tuple(
+            (Button(f"📍 {n}. {place.name[:24]}", f"v|{place.service_id}"),)
+            for n, place in enumerate(places, start=1)
+            if place.latitude is not None
+        )
+        return Reply("\n".join(lines), buttons=buttons, places=tuple(places))

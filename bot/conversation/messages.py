@@ -46,6 +46,7 @@ class Button:
 
 @dataclass(frozen=True)
 class Place:
+    service_id: str
     name: str
     address: str | None
     phone: str | None
@@ -66,4 +67,6 @@ class Reply:
     keyboard: tuple[tuple[str, ...], ...] = ()
     # Ask the resident's device for its location.
     request_location: bool = False
+    # A place to show on a map (Telegram: a venue message).
+    venue: Place | None = None
     notes: tuple[str, ...] = field(default=())

@@ -73,6 +73,15 @@ class MinzhengContext(
 
 
 async def send(message: Message, reply: Reply) -> None:
+    venue = reply.venue
+    if venue is not None and venue.latitude is not None and venue.longitude is not None:
+        await message.reply_venue(
+            latitude=venue.latitude,
+            longitude=venue.longitude,
+            title=venue.name[:100],
+            address=(venue.address or "地址以实际公布为准")[:100],
+            do_quote=False,
+        )
     parts = pieces(reply.text)
     for n, part in enumerate(parts):
         last = n == len(parts) - 1

@@ -71,6 +71,7 @@ class FakeBotApi:
             "setMyCommands": self._set_my_commands,
             "getMyCommands": lambda params: self.commands,
             "answerCallbackQuery": self._answer_callback_query,
+            "sendVenue": self._send_venue,
             "close": lambda params: True,
             "logOut": lambda params: True,
         }
@@ -150,6 +151,19 @@ class FakeBotApi:
             "chat": {"id": chat_id, "type": "private", "first_name": "张阿姨"},
             "from": sender or user,
         }
+
+    def _send_venue(self, params: Params) -> Params:
+        _require(params, "chat_id", "latitude", "longitude", "title", "address")
+        latitude, longitude = float(params["latitude"]), float(params["longitude"])
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise ApiError(400, "Bad Request: wrong latitude or longitude")
+        message = self._message(int(params["chat_id"]), sender=BOT_USER)
+        message["venue"] = {
+            "location": {"latitude": latitude, "longitude": longitude},
+            "title": params["title"],
+            "address": params["address"],
+        }
+        return message
 
     def _answer_callback_query(self, params: Params) -> bool:
         _require(params, "callback_query_id")

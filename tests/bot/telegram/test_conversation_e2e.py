@@ -119,3 +119,15 @@ async def test_a_flood_is_slowed_with_one_notice_and_nothing_dropped(
     assert [m["text"] for m in replies].count(FLOOD_NOTICE) == 1
     # Another resident was answered meanwhile.
     assert await _replies(fake_bot_api, other, 1)
+
+
+async def test_a_chosen_place_is_shown_on_a_map(fake_bot_api: FakeBotApi, bot: Client) -> None:
+    fake_bot_api.push_location(RESIDENT, 31.13, 121.30)
+    [places] = await _replies(fake_bot_api, RESIDENT, 1)
+    first = next(data for label, data in _buttons(places).items() if label.startswith("📍 1."))
+    fake_bot_api.push_button(RESIDENT, first)
+    venue = await fake_bot_api.wait_for(lambda call: call.method == "sendVenue")
+    assert venue.params["title"].startswith("示例")
+    assert 31.0 < float(venue.params["latitude"]) < 31.2
+    replies = await _replies(fake_bot_api, RESIDENT, 2)
+    assert "地址：" in replies[1]["text"] and "示例数据" in replies[1]["text"]
