@@ -55,7 +55,7 @@ def serve() -> int:
     say("applying database migrations; loading the knowledge base and the sample directory")
     if run(BIN / "minzheng", "seed") != 0:
         return 1
-    say("starting on http://127.0.0.1:8080/ (health: /healthz, metrics: /metrics; Ctrl-C stops)")
+    say("starting: web chat at http://127.0.0.1:8080/chat (health: /healthz; Ctrl-C stops)")
     os.execv(BIN / "minzheng", [str(BIN / "minzheng"), "serve"])
 
 

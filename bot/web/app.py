@@ -27,6 +27,7 @@ from bot.database import (
 from bot.seeding import seed_if_empty
 from bot.settings import Settings
 from bot.telegram.texts import SOMETHING_WENT_WRONG
+from bot.web import chat
 from bot.web.ask import ask
 from bot.web.directory_api import add_routes
 from bot.web.metrics import HttpMetrics
@@ -166,6 +167,7 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/ask", ask)
     add_routes(app)
+    chat.add_routes(app)
     app.router.add_get("/metrics", metrics)
     if settings.telegram_enabled:
         # Imported only when needed: python-telegram-bot costs start time and memory.

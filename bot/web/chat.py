@@ -1,0 +1,134 @@
+"""The resident web chat: ``GET /chat`` (one accessible page, no external CDN or font) and
+``POST /api/chat`` (the conversation core over JSON, with a signed session cookie)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import secrets
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot import keys
+from bot.conversation.core import pseudonym
+from bot.conversation.messages import Action, Command, Location, Press, Reply, Text
+from directory.service import DirectoryNotReady
+from knowledge.service import KnowledgeNotReady
+
+PAGE = Path(__file__).with_name("static") / "chat.html"
+COOKIE = "mz_chat"
+MAX_BODY_BYTES = 16 * 1024
+COMMANDS = {"start", "help", "hotline", "stop"}
+
+
+def _sign(secret: str, token: str) -> str:
+    return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _session(request: web.Request) -> tuple[str, bool]:
+    """The chat session id from the signed cookie, or a new one (and whether it is new)."""
+    secret = request.app[keys.SETTINGS].secret()
+    raw = request.cookies.get(COOKIE, "")
+    token, _, signature = raw.partition(".")
+    if token and hmac.compare_digest(signature, _sign(secret, token)):
+        return token, False
+    return secrets.token_urlsafe(18), True
+
+
+def _bad(message: str, status: int = 400) -> web.Response:
+    return web.json_response(
+        {"error": "bad_request", "message": message}, status=status, dumps=_dumps
+    )
+
+
+def _action(body: Any) -> Action | str:
+    """The action in a request body, or a message saying what is wrong with it."""
+    action = body.get("action") if isinstance(body, dict) else None
+    if not isinstance(action, dict):
+        return '请求格式不对：请发送 {"action": {"type": "text", "text": "您的问题"}}'
+    kind = action.get("type")
+    if kind == "text" and isinstance(action.get("text"), str):
+        return Text(action["text"][:2000])
+    if kind == "press" and isinstance(action.get("data"), str) and len(action["data"]) <= 64:
+        return Press(action["data"])
+    if kind == "command" and action.get("name") in COMMANDS:
+        return Command(str(action["name"]))
+    if kind == "location":
+        try:
+            latitude, longitude = float(action["latitude"]), float(action["longitude"])
+        except (KeyError, TypeError, ValueError):
+            return "位置不对：需要纬度和经度。"
+        if not (math.isfinite(latitude) and math.isfinite(longitude)) or not (
+            -90 <= latitude <= 90 and -180 <= longitude <= 180
+        ):
+            return "位置不对：纬度在 -90 到 90 之间，经度在 -180 到 180 之间。"
+        return Location(latitude, longitude)
+    return "不认识的操作：type 应为 text、press、location 或 command。"
+
+
+def _reply_json(reply: Reply) -> dict[str, Any]:
+    data = asdict(reply)
+    data["buttons"] = [[asdict(b) for b in row] for row in reply.buttons]
+    return data
+
+
+async def page(request: web.Request) -> web.Response:
+    return web.Response(
+        body=PAGE.read_bytes(),
+        content_type="text/html",
+        charset="utf-8",
+        headers={
+            "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; "
+            "script-src 'unsafe-inline'; connect-src 'self'"
+        },
+    )
+
+
+async def chat(request: web.Request) -> web.Response:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return _bad("消息太长了，请用一两句话说明您想问的事。", 413)
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        return _bad("消息太长了，请用一两句话说明您想问的事。", 413)
+    try:
+        body = json.loads(raw.decode("utf-8", errors="replace") or "null")
+    except json.JSONDecodeError:
+        return _bad("请求格式不对：请发送 JSON。")
+    action = _action(body)
+    if isinstance(action, str):
+        return _bad(action)
+    token, new = _session(request)
+    key = pseudonym(request.app[keys.SETTINGS].secret(), "web", token)
+    try:
+        replies = await request.app[keys.CONVERSATION].handle("web", key, action)
+    except (KnowledgeNotReady, DirectoryNotReady):
+        return web.json_response(
+            {"error": "starting", "message": "系统正在启动，请稍等几秒再试。"},
+            status=503,
+            dumps=_dumps,
+        )
+    response = web.json_response({"replies": [_reply_json(r) for r in replies]}, dumps=_dumps)
+    if new:
+        secret = request.app[keys.SETTINGS].secret()
+        response.set_cookie(
+            COOKIE,
+            f"{token}.{_sign(secret, token)}",
+            httponly=True,
+            samesite="Lax",
+            max_age=180 * 24 * 3600,
+        )
+    return response
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/chat", page)
+    app.router.add_post("/api/chat", chat)
