@@ -8,6 +8,7 @@ MINZHENG_TEST_POSTGRES_URL, or a throwaway cluster started here. Every test that
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -18,11 +19,14 @@ from typing import Any
 
 import asyncpg
 import pytest
+import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import make_url
 
+from bot import keys
 from bot.settings import Settings
+from bot.web.app import create_app
 from tests.support.fake_bot_api import FakeBotApi
 from tests.support.postgres import ThrowawayCluster, find_bindir
 
@@ -174,3 +178,35 @@ async def app_client() -> AsyncIterator[AppClient]:
     yield start
     for client in clients:
         await client.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def module_database_url(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: str | None
+) -> AsyncIterator[str]:
+    """A fresh database shared by one test module (for modules whose tests only read)."""
+    async with fresh_database(tmp_path_factory.mktemp("module-db"), postgres_server) as url:
+        yield url
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def module_server(
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TestServer]:
+    """One server for a module, started on a new installation (it seeds itself) and ready:
+    knowledge index and directory built. Modules using it set ``loop_scope="module"``."""
+    settings = Settings(
+        database_url=module_database_url,
+        var_dir=tmp_path_factory.mktemp("var"),
+        secret_key=TEST_SECRET_KEY,
+        http_port=0,
+    )
+    server = TestServer(create_app(settings))
+    await server.start_server()
+    try:
+        async with asyncio.timeout(60):
+            while not (server.app[keys.KNOWLEDGE].ready and server.app[keys.DIRECTORY].ready):
+                await asyncio.sleep(0.05)
+        yield server
+    finally:
+        await server.close()

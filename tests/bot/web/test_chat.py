@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,47 +9,15 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot import keys
-from bot.settings import Settings
-from bot.web.app import create_app
-from tests.conftest import TEST_SECRET_KEY, Client, fresh_database
+from tests.conftest import Client
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def module_database_url(
-    tmp_path_factory: pytest.TempPathFactory, postgres_server: str | None
-) -> AsyncIterator[str]:
-    async with fresh_database(tmp_path_factory.mktemp("chat"), postgres_server) as url:
-        yield url
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def server(
-    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[TestServer]:
-    settings = Settings(
-        database_url=module_database_url,
-        var_dir=tmp_path_factory.mktemp("var"),
-        secret_key=TEST_SECRET_KEY,
-        http_port=0,
-    )
-    server = TestServer(create_app(settings))
-    await server.start_server()
-    try:
-        async with asyncio.timeout(60):
-            while not (server.app[keys.KNOWLEDGE].ready and server.app[keys.DIRECTORY].ready):
-                await asyncio.sleep(0.05)
-        yield server
-    finally:
-        await server.close()
-
-
 @pytest_asyncio.fixture(loop_scope="module")
-async def resident(server: TestServer) -> AsyncIterator[Client]:
+async def resident(module_server: TestServer) -> AsyncIterator[Client]:
     """A resident's own browser: a client with its own cookie jar."""
-    client = TestClient(server)
+    client = TestClient(module_server)
     await client.start_server()
     try:
         yield client

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,11 +9,8 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot import keys
-from bot.settings import Settings
-from bot.web.app import create_app
 from directory.hsds import find_schema_dir, schema_errors
-from tests.conftest import TEST_SECRET_KEY, Client, fresh_database
+from tests.conftest import Client
 
 SCHEMAS = find_schema_dir()
 
@@ -24,33 +20,14 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def module_database_url(
-    tmp_path_factory: pytest.TempPathFactory, postgres_server: str | None
-) -> AsyncIterator[str]:
-    async with fresh_database(tmp_path_factory.mktemp("directory-api"), postgres_server) as url:
-        yield url
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(
-    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Client]:
-    settings = Settings(
-        database_url=module_database_url,
-        var_dir=tmp_path_factory.mktemp("var"),
-        secret_key=TEST_SECRET_KEY,
-        http_port=0,
-    )
-    # A new installation: the server loads the sample directory itself.
-    client = TestClient(TestServer(create_app(settings)))
+async def client(module_server: TestServer) -> AsyncIterator[Client]:
+    client = TestClient(module_server)
     await client.start_server()
     try:
-        async with asyncio.timeout(60):
-            while not client.app[keys.DIRECTORY].ready:
-                await asyncio.sleep(0.05)
         yield client
     finally:
-        await client.close()
+        # The server is the module's: close only this client's session.
+        await client.session.close()
 
 
 def _valid(document: dict[str, Any], schema: str) -> None:
