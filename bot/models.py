@@ -12,7 +12,8 @@ from sqlmodel import SQLModel
 
 def metadata() -> MetaData:
     """The metadata of all tables, after importing every module that declares one."""
-    import bot.conversation.models  # noqa: F401
+    import bot.conversation.models
+    import bot.telegram.models  # noqa: F401
     import directory.models  # noqa: F401
     import knowledge.models  # noqa: F401
 

@@ -1,16 +1,20 @@
 """The conversation itself: one async ``handle`` from an action to replies.
 
-Steps that span messages (choosing a category, then sending a location) are kept in
-``conversation_state``, so a restart in the middle loses nothing. Button data are short codes
-(``d|<entry>|materials``) well under Telegram's 64 bytes.
+Steps that span messages (choosing a category, then sending a location) are kept in the
+database, so a restart in the middle loses nothing: in ``conversation_state`` for the web chat, and
+in the mapping a channel hands in for Telegram (python-telegram-bot's ``user_data``, which
+``bot.telegram.persistence`` stores). Button data are short codes (``d|<entry>|materials``) well
+under Telegram's 64 bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
@@ -44,6 +48,34 @@ from knowledge.store import PublishedEntry
 AWAIT_LOCATION = "await_location"
 NEARBY_LIMIT = 5
 MAX_LOGGED_CHARS = 500
+# Where a channel's own mapping (Telegram's user_data) keeps the step.
+STEP_KEY = "step"
+
+
+@dataclass
+class Step:
+    """Where a resident is in a conversation."""
+
+    pending: str | None = None
+    category: str | None = None
+    last_entry_id: str | None = None
+    # Set by /stop: the resident's data is to be deleted, the step included.
+    forgotten: bool = False
+
+    def as_dict(self) -> dict[str, str]:
+        values = {
+            "pending": self.pending,
+            "category": self.category,
+            "last_entry_id": self.last_entry_id,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, data: object) -> Step:
+        if not isinstance(data, dict):
+            return cls()
+        fields = ("pending", "category", "last_entry_id")
+        return cls(**{k: data[k] for k in fields if isinstance(data.get(k), str)})
 
 
 def pseudonym(secret: str, channel: str, raw_id: str) -> str:
@@ -67,17 +99,46 @@ class Conversation:
         self.tz = tz
 
     async def handle(
-        self, channel: str, user_key: str, action: Action, now: datetime | None = None
+        self,
+        channel: str,
+        user_key: str,
+        action: Action,
+        now: datetime | None = None,
+        store: MutableMapping[Any, Any] | None = None,
     ) -> list[Reply]:
+        """Answer one action. The step is read from and written to ``store`` when a channel keeps
+        it itself (Telegram's persisted ``user_data``), otherwise to ``conversation_state``."""
         moment = (now or datetime.now(self.tz)).astimezone(self.tz)
         async with self.sessions() as session, session.begin():
-            state = await session.get(ConversationState, f"{channel}:{user_key}")
-            if state is None:
-                state = ConversationState(id=f"{channel}:{user_key}")
-                session.add(state)
-            replies = await self._dispatch(session, channel, user_key, state, action, moment)
-            if state in session:
-                state.updated_at = utcnow()
+            row: ConversationState | None = None
+            if store is None:
+                row = await session.get(ConversationState, f"{channel}:{user_key}")
+                step = Step(row.pending, row.category, row.last_entry_id) if row else Step()
+            else:
+                step = Step.from_dict(store.get(STEP_KEY))
+            before = step.as_dict()
+            replies = await self._dispatch(session, channel, user_key, step, action, moment)
+            if store is not None:
+                if step.forgotten:
+                    store.clear()
+                elif step.as_dict() != before or STEP_KEY not in store:
+                    store[STEP_KEY] = step.as_dict()
+            elif step.forgotten:
+                if row is not None:
+                    await session.delete(row)
+            elif row is None:
+                session.add(
+                    ConversationState(
+                        id=f"{channel}:{user_key}",
+                        pending=step.pending,
+                        category=step.category,
+                        last_entry_id=step.last_entry_id,
+                    )
+                )
+            elif step.as_dict() != before:
+                row.pending, row.category = step.pending, step.category
+                row.last_entry_id = step.last_entry_id
+                row.updated_at = utcnow()
         return replies
 
     async def _dispatch(
@@ -85,7 +146,7 @@ class Conversation:
         session: AsyncSession,
         channel: str,
         user_key: str,
-        state: ConversationState,
+        state: Step,
         action: Action,
         now: datetime,
     ) -> list[Reply]:
@@ -114,17 +175,16 @@ class Conversation:
     # Commands and menu --------------------------------------------------------------------
 
     async def _forget(
-        self, session: AsyncSession, channel: str, user_key: str, state: ConversationState
+        self, session: AsyncSession, channel: str, user_key: str, state: Step
     ) -> Reply:
         """/stop: delete everything kept under this resident's key."""
         for table in (QuestionLog, AnswerFeedback, AdvisorRequest):
             await session.execute(delete(table).where(col(table.user_key) == user_key))
         state.pending = state.category = state.last_entry_id = None
-        await session.delete(state)
-        await session.flush()
+        state.forgotten = True
         return Reply(texts.DATA_DELETED)
 
-    def _command(self, name: str, state: ConversationState) -> list[Reply]:
+    def _command(self, name: str, state: Step) -> list[Reply]:
         if name == "start":
             state.pending = None
             return [Reply(texts.GREETING, keyboard=texts.MENU)]
@@ -132,7 +192,7 @@ class Conversation:
             return [Reply(texts.HOTLINES)]
         return [Reply(texts.HELP_TEXT, keyboard=texts.MENU)]
 
-    def _choose_category(self, state: ConversationState) -> Reply:
+    def _choose_category(self, state: Step) -> Reply:
         state.pending = None
         rows = [
             tuple(Button(c.name, f"cat|{c.code}") for c in CATEGORIES[i : i + 2])
@@ -141,7 +201,7 @@ class Conversation:
         return Reply(texts.CHOOSE_CATEGORY, buttons=tuple(rows))
 
     async def _advisor(
-        self, session: AsyncSession, channel: str, user_key: str, state: ConversationState
+        self, session: AsyncSession, channel: str, user_key: str, state: Step
     ) -> Reply:
         session.add(
             AdvisorRequest(user_key=user_key, channel=channel, last_question=state.last_entry_id)
@@ -155,7 +215,7 @@ class Conversation:
         session: AsyncSession,
         channel: str,
         user_key: str,
-        state: ConversationState,
+        state: Step,
         text: str,
         now: datetime,
     ) -> Reply:
@@ -230,7 +290,7 @@ class Conversation:
         self,
         session: AsyncSession,
         user_key: str,
-        state: ConversationState,
+        state: Step,
         data: str,
         now: datetime,
     ) -> list[Reply]:
@@ -259,7 +319,7 @@ class Conversation:
                 session.add(
                     AnswerFeedback(user_key=user_key, entry_id=entry_id, helpful=value == "1")
                 )
-                return [Reply(texts.THANKS)]
+                return [Reply(texts.THANKS, acknowledges_press=True)]
         if kind in {"cat", "near"} and rest in CATEGORY_BY_CODE:
             state.category = rest
             state.pending = AWAIT_LOCATION
@@ -296,9 +356,7 @@ class Conversation:
 
     # Places -------------------------------------------------------------------------------
 
-    def _nearby(
-        self, state: ConversationState, latitude: float, longitude: float, now: datetime
-    ) -> list[Reply]:
+    def _nearby(self, state: Step, latitude: float, longitude: float, now: datetime) -> list[Reply]:
         category = state.category if state.pending == AWAIT_LOCATION else None
         state.pending = None
         results = self.directory.index.search(
@@ -319,7 +377,7 @@ class Conversation:
 
     def _in_town(
         self,
-        state: ConversationState,
+        state: Step,
         town: str,
         latitude: float,
         longitude: float,

@@ -69,4 +69,7 @@ class Reply:
     request_location: bool = False
     # A place to show on a map (Telegram: a venue message).
     venue: Place | None = None
+    # A short acknowledgement of the button just pressed (feedback): Telegram adds it to the
+    # message that carried the button and removes that button's row; the web chat appends it.
+    acknowledges_press: bool = False
     notes: tuple[str, ...] = field(default=())

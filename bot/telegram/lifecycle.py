@@ -13,11 +13,18 @@ import contextlib
 import hmac
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BasePersistence,
+    ContextTypes,
+)
 
 from bot import keys
 from bot.settings import Settings
@@ -28,6 +35,7 @@ from bot.telegram.handlers import (
     MinzhengContext,
     register_handlers,
 )
+from bot.telegram.persistence import DatabasePersistence
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +44,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 POLL_TIMEOUT_S = 10
 
 
-def build_application(settings: Settings) -> Application:
+def build_application(
+    settings: Settings, persistence: BasePersistence[Any, Any, Any] | None = None
+) -> Application:
     if settings.telegram_token is None:
         raise ValueError("Telegram is off: MINZHENG_TELEGRAM_TOKEN is not set")
     builder = (
@@ -45,8 +55,11 @@ def build_application(settings: Settings) -> Application:
         .context_types(ContextTypes(context=MinzhengContext))
         # Different residents at once; one resident's messages in order (a lock per chat).
         .concurrent_updates(True)
+        # A 429 is retried after Telegram's retry_after, up to three times.
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate, max_retries=3))
     )
+    if persistence is not None:
+        builder = builder.persistence(persistence)
     if settings.telegram_api_base_url:
         base = settings.telegram_api_base_url
         builder = builder.base_url(base)
@@ -120,7 +133,10 @@ async def _stop(application: Application) -> None:
 
 async def telegram_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    application = build_application(settings)
+    persistence = (
+        DatabasePersistence(app[keys.SESSIONS], settings.secret()) if keys.SESSIONS in app else None
+    )
+    application = build_application(settings, persistence)
     application.bot_data[SECRET] = settings.secret()
     if keys.CONVERSATION in app:
         application.bot_data[CONVERSATION] = app[keys.CONVERSATION]

@@ -7,6 +7,9 @@ resident would send them and read back what the bot sent.
 Behaviour follows the Bot API documentation: ``{"ok": true, "result": …}`` envelopes, 401 for an
 unknown token, 404 for an unknown method, 400 for missing parameters, ``getUpdates`` long polling
 with ``offset`` confirming earlier updates, and 409 from ``getUpdates`` while a webhook is set.
+Messages in ``parse_mode=HTML`` are parsed as strictly as Telegram does (``telegram_html``): a
+reply Telegram would refuse gets Telegram's 400 here. On demand, a method answers 429 with
+``retry_after`` (``fail_next``), and a resident who blocked the bot gives 403 (``block``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.support import telegram_html
 
 BOT_USER = {
     "id": 7000000001,
@@ -47,6 +52,15 @@ class Call:
     method: str
     params: Params
     at: float = field(default_factory=time.monotonic)
+    # Set when the double refused the call (the error it answered).
+    error: ApiError | None = None
+
+
+@dataclass
+class _Failure:
+    method: str
+    error: ApiError
+    times: int
 
 
 class FakeBotApi:
@@ -57,6 +71,10 @@ class FakeBotApi:
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
         self._pending: list[Params] = []
+        # What the bot has sent, by (chat id, message id): the messages residents see.
+        self.messages: dict[tuple[int, int], Params] = {}
+        self.blocked: set[int] = set()
+        self._failures: list[_Failure] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -72,6 +90,8 @@ class FakeBotApi:
             "getMyCommands": lambda params: self.commands,
             "answerCallbackQuery": self._answer_callback_query,
             "sendVenue": self._send_venue,
+            "sendLocation": self._send_location,
+            "editMessageText": self._edit_message_text,
             "close": lambda params: True,
             "logOut": lambda params: True,
         }
@@ -130,10 +150,13 @@ class FakeBotApi:
         return self.push_update({"message": message})
 
     def push_button(self, chat_id: int, data: str) -> Params:
-        """A resident presses an inline button under one of the bot's messages."""
+        """A resident presses an inline button under one of the bot's messages: the latest one in
+        the chat that carries ``data``, as Telegram would send it back."""
         user = {"id": chat_id, "is_bot": False, "first_name": "张阿姨"}
-        message = self._message(chat_id, sender=BOT_USER)
-        message["text"] = "…"
+        message = self.message_with_button(chat_id, data)
+        if message is None:
+            message = self._message(chat_id, sender=BOT_USER)
+            message["text"] = "…"
         query = {
             "id": f"cb-{next(self._update_ids)}",
             "from": user,
@@ -142,6 +165,53 @@ class FakeBotApi:
             "data": data,
         }
         return self.push_update({"callback_query": query})
+
+    def push_group_text(self, chat_id: int, user_id: int, text: str) -> Params:
+        """A resident writes in a group the bot is in; ``@bot`` mentions become entities."""
+        message: Params = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "supergroup", "title": "松江长者群"},
+            "from": {"id": user_id, "is_bot": False, "first_name": "李伯伯"},
+            "text": text,
+        }
+        mention = f"@{BOT_USER['username']}"
+        entities = []
+        if text.startswith("/"):
+            command = text.split()[0]
+            entities.append({"type": "bot_command", "offset": 0, "length": len(command)})
+        if mention in text:
+            start = telegram_html.utf16_length(text[: text.index(mention)])
+            entities.append({"type": "mention", "offset": start, "length": len(mention)})
+        if entities:
+            message["entities"] = entities
+        return self.push_update({"message": message})
+
+    def message_with_button(self, chat_id: int, data: str) -> Params | None:
+        for (chat, _), message in sorted(self.messages.items(), reverse=True):
+            if chat != chat_id:
+                continue
+            rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+            if any(b.get("callback_data") == data for row in rows for b in row):
+                return message
+        return None
+
+    def fail_next(
+        self,
+        method: str,
+        code: int,
+        description: str,
+        *,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next ``times`` calls of ``method`` fail with Telegram's error ``code``."""
+        parameters = {"retry_after": retry_after} if retry_after is not None else None
+        self._failures.append(_Failure(method, ApiError(code, description, parameters), times))
+
+    def block(self, chat_id: int) -> None:
+        """The resident blocked the bot: every message to them gets Telegram's 403."""
+        self.blocked.add(chat_id)
 
     def _message(self, chat_id: int, sender: Params | None = None) -> Params:
         user = {"id": chat_id, "is_bot": False, "first_name": "张阿姨"}
@@ -154,16 +224,19 @@ class FakeBotApi:
 
     def _send_venue(self, params: Params) -> Params:
         _require(params, "chat_id", "latitude", "longitude", "title", "address")
-        latitude, longitude = float(params["latitude"]), float(params["longitude"])
-        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
-            raise ApiError(400, "Bad Request: wrong latitude or longitude")
-        message = self._message(int(params["chat_id"]), sender=BOT_USER)
+        message = self._outgoing(params)
         message["venue"] = {
-            "location": {"latitude": latitude, "longitude": longitude},
+            "location": _location(params),
             "title": params["title"],
             "address": params["address"],
         }
-        return message
+        return self._keep(message)
+
+    def _send_location(self, params: Params) -> Params:
+        _require(params, "chat_id", "latitude", "longitude")
+        message = self._outgoing(params)
+        message["location"] = _location(params)
+        return self._keep(message)
 
     def _answer_callback_query(self, params: Params) -> bool:
         _require(params, "callback_query_id")
@@ -176,7 +249,8 @@ class FakeBotApi:
         return update
 
     def sent(self, method: str = "sendMessage") -> list[Params]:
-        return [call.params for call in self.calls if call.method == method]
+        """The parameters of every call of ``method`` that Telegram would have accepted."""
+        return [c.params for c in self.calls if c.method == method and c.error is None]
 
     async def wait_for(self, predicate: Callable[[Call], bool], timeout: float = 10.0) -> Call:
         """The first call, past or future, for which ``predicate`` is true."""
@@ -190,7 +264,12 @@ class FakeBotApi:
 
     async def wait_for_message(self, chat_id: int, timeout: float = 10.0) -> Params:
         call = await self.wait_for(
-            lambda c: c.method == "sendMessage" and int(c.params["chat_id"]) == chat_id, timeout
+            lambda c: (
+                c.method == "sendMessage"
+                and c.error is None
+                and int(c.params["chat_id"]) == chat_id
+            ),
+            timeout,
         )
         return call.params
 
@@ -211,15 +290,25 @@ class FakeBotApi:
         if handler is None:
             return _error(ApiError(404, "Not Found"))
         params = await _read_params(request)
-        self.calls.append(Call(method=_canonical(method, self._methods), params=params))
-        await self._notify()
+        call = Call(method=_canonical(method, self._methods), params=params)
         try:
+            self._planned_failure(call.method)
             result = handler(params)
             if asyncio.iscoroutine(result):
                 result = await result
         except ApiError as exc:
+            call.error = exc
             return _error(exc)
+        finally:
+            self.calls.append(call)
+            await self._notify()
         return web.json_response({"ok": True, "result": result})
+
+    def _planned_failure(self, method: str) -> None:
+        for failure in self._failures:
+            if failure.method == method and failure.times > 0:
+                failure.times -= 1
+                raise failure.error
 
     def _get_me(self, params: Params) -> Params:
         return BOT_USER
@@ -249,19 +338,46 @@ class FakeBotApi:
 
     def _send_message(self, params: Params) -> Params:
         _require(params, "chat_id", "text")
-        text = str(params["text"])
-        if not text.strip():
-            raise ApiError(400, "Bad Request: message text is empty")
-        if len(text) > 4096:
-            raise ApiError(400, "Bad Request: message is too long")
+        message = self._outgoing(params)
+        message.update(_formatted(params))
+        message.update(_inline_markup(params))
+        return self._keep(message)
+
+    def _edit_message_text(self, params: Params) -> Params:
+        _require(params, "chat_id", "message_id", "text")
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        message = self.messages.get(key)
+        if message is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        if int(message["chat"]["id"]) in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        edited = {k: v for k, v in message.items() if k not in ("entities", "reply_markup")}
+        edited.update(_formatted(params))
+        edited.update(_inline_markup(params))
+        edited["edit_date"] = int(time.time())
+        if all(edited.get(k) == message.get(k) for k in ("text", "entities", "reply_markup")):
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content and reply "
+                "markup are exactly the same as a current content and reply markup of the message",
+            )
+        return self._keep(edited)
+
+    def _outgoing(self, params: Params) -> Params:
+        """A new message from the bot to ``chat_id``, or Telegram's 403 if it was blocked."""
         chat_id = int(params["chat_id"])
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
         return {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
             "from": BOT_USER,
-            "text": text,
         }
+
+    def _keep(self, message: Params) -> Params:
+        self.messages[(int(message["chat"]["id"]), int(message["message_id"]))] = message
+        return message
 
     def _delete_webhook(self, params: Params) -> bool:
         self.webhook_url = None
@@ -283,6 +399,41 @@ class FakeBotApi:
 
 def _canonical(method: str, methods: dict[str, Any]) -> str:
     return next((name for name in methods if name.lower() == method.lower()), method)
+
+
+def _formatted(params: Params) -> Params:
+    """The text Telegram stores for ``text`` in ``parse_mode``, with its entities."""
+    text = str(params["text"])
+    mode = str(params.get("parse_mode") or "")
+    entities: list[Params] = []
+    if mode.upper() == "HTML":
+        try:
+            text, entities = telegram_html.parse(text)
+        except telegram_html.HtmlError as exc:
+            raise ApiError(400, f"Bad Request: {exc}") from exc
+    elif mode:
+        raise ApiError(400, f"Bad Request: unsupported parse_mode {mode!r} in this double")
+    if not text.strip():
+        raise ApiError(400, "Bad Request: message text is empty")
+    if telegram_html.utf16_length(text) > 4096:
+        raise ApiError(400, "Bad Request: message is too long")
+    return {"text": text, "entities": entities} if entities else {"text": text}
+
+
+def _location(params: Params) -> Params:
+    latitude, longitude = float(params["latitude"]), float(params["longitude"])
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise ApiError(400, "Bad Request: wrong latitude or longitude")
+    return {"latitude": latitude, "longitude": longitude}
+
+
+def _inline_markup(params: Params) -> Params:
+    """A message carries only an inline keyboard; a reply keyboard belongs to the chat."""
+    raw = params.get("reply_markup")
+    markup = json.loads(raw) if isinstance(raw, str) else raw
+    if isinstance(markup, dict) and "inline_keyboard" in markup:
+        return {"reply_markup": markup}
+    return {}
 
 
 def _require(params: Params, *names: str) -> None:

@@ -50,7 +50,9 @@ async def _replies(api: FakeBotApi, chat: int, count: int) -> list[dict[str, Any
 
 
 def _buttons(message: dict[str, Any]) -> dict[str, str]:
-    markup = json.loads(message.get("reply_markup") or "{}")
+    markup = message.get("reply_markup") or {}
+    if isinstance(markup, str):
+        markup = json.loads(markup)
     return {
         b["text"]: b.get("callback_data", "")
         for row in markup.get("inline_keyboard", [])
@@ -66,8 +68,13 @@ async def test_a_question_then_its_buttons(fake_bot_api: FakeBotApi, bot: Client
     buttons = _buttons(answer)
     assert "有帮助" in buttons and all(len(d.encode()) <= 64 for d in buttons.values())
     fake_bot_api.push_button(RESIDENT, buttons["有帮助"])
-    replies = await _replies(fake_bot_api, RESIDENT, 2)
-    assert "谢谢" in replies[1]["text"]
+    edit = await fake_bot_api.wait_for(lambda c: c.method == "editMessageText")
+    assert edit.error is None
+    edited = fake_bot_api.messages[(RESIDENT, int(edit.params["message_id"]))]
+    # The answer stays, the thanks is added, and feedback cannot be given twice.
+    assert edited["text"].startswith(answer["text"].split("\n")[0]) and "谢谢" in edited["text"]
+    assert "有帮助" not in _buttons(edited) and "没帮助" not in _buttons(edited)
+    assert "相关问题" in _buttons(edited)
     assert any(c.method == "answerCallbackQuery" for c in fake_bot_api.calls)
 
 

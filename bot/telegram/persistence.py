@@ -1,0 +1,181 @@
+"""python-telegram-bot's ``BasePersistence`` on the service's database (SQLModel).
+
+Each resident's ``user_data`` (their step in a conversation: a category chosen, a location
+awaited; whether they blocked the bot) lives in ``telegram_data``, so a restart in the middle of a
+step loses nothing.
+
+Rows are keyed by the pseudonymous key, not the Telegram id, so they cannot be listed back into
+``{user_id: data}`` at start as PTB's ``get_user_data`` would like. Instead nothing is loaded at
+start and a resident's row is read the first time they write after a start
+(``refresh_user_data``, which PTB calls before every handler): one read per resident per process.
+
+Writes come from PTB's own updater (every ``update_interval`` seconds and at stop, for residents
+whose data was used); the writes of one run are gathered into one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, NoReturn
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+from telegram.ext import BasePersistence, PersistenceInput
+
+from bot.conversation.core import pseudonym
+from bot.conversation.models import utcnow
+from bot.telegram.models import TelegramData
+
+log = logging.getLogger(__name__)
+
+USER = "user"
+UPDATE_INTERVAL_S = 1.0
+
+Data = dict[Any, Any]
+
+
+class DatabasePersistence(BasePersistence[Data, Data, Data]):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        secret: str,
+        update_interval: float = UPDATE_INTERVAL_S,
+    ) -> None:
+        super().__init__(
+            store_data=PersistenceInput(
+                bot_data=False, chat_data=False, user_data=True, callback_data=False
+            ),
+            update_interval=update_interval,
+        )
+        self.sessions = sessions
+        self.secret = secret
+        self._loads: dict[int, asyncio.Task[Data]] = {}
+        # key -> JSON text to store, or None to delete; written by one writer at a time.
+        self._pending: dict[str, str | None] = {}
+        self._writing = asyncio.Lock()
+
+    def key(self, user_id: int) -> str:
+        return pseudonym(self.secret, "telegram", str(user_id))
+
+    # Reading ---------------------------------------------------------------------------------
+
+    async def get_user_data(self) -> dict[int, Data]:
+        # Loaded lazily, per resident, in refresh_user_data.
+        return {}
+
+    async def refresh_user_data(self, user_id: int, user_data: Data) -> None:
+        task = self._loads.get(user_id)
+        if task is None:
+            # Two updates of one resident may arrive at once: both wait for the same read.
+            task = self._loads[user_id] = asyncio.ensure_future(self._load(user_id))
+        try:
+            stored = await asyncio.shield(task)
+        except Exception:
+            self._loads.pop(user_id, None)
+            raise
+        if stored:
+            for name, value in stored.items():
+                user_data.setdefault(name, value)
+            stored.clear()  # applied once; the live dict is the truth from now on
+
+    async def _load(self, user_id: int) -> Data:
+        async with self.sessions() as session:
+            row = await session.get(TelegramData, (USER, self.key(user_id)))
+        if row is None:
+            return {}
+        try:
+            data = json.loads(row.data)
+        except ValueError:
+            log.warning("unreadable telegram_data row ignored", extra={"key": row.key})
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    # Writing ---------------------------------------------------------------------------------
+
+    async def update_user_data(self, user_id: int, data: Data) -> None:
+        # Serialised before any await: the dict may change once this coroutine yields.
+        self._pending[self.key(user_id)] = (
+            json.dumps(data, ensure_ascii=False, sort_keys=True, default=str) if data else None
+        )
+        await self._write()
+
+    async def drop_user_data(self, user_id: int) -> None:
+        self._pending[self.key(user_id)] = None
+        await self._write()
+
+    async def _write(self) -> None:
+        async with self._writing:
+            batch, self._pending = self._pending, {}
+            if not batch:
+                return  # an earlier writer took ours along
+            async with self.sessions() as session, session.begin():
+                gone = [key for key, value in batch.items() if value is None]
+                if gone:
+                    await session.execute(
+                        delete(TelegramData).where(
+                            col(TelegramData.kind) == USER, col(TelegramData.key).in_(gone)
+                        )
+                    )
+                kept = {key: value for key, value in batch.items() if value is not None}
+                if kept:
+                    existing = {
+                        row.key: row
+                        for row in await session.scalars(
+                            select(TelegramData).where(
+                                col(TelegramData.kind) == USER,
+                                col(TelegramData.key).in_(list(kept)),
+                            )
+                        )
+                    }
+                    for key, value in kept.items():
+                        row = existing.get(key)
+                        if row is None:
+                            session.add(TelegramData(kind=USER, key=key, data=value))
+                        elif row.data != value:
+                            row.data = value
+                            row.updated_at = utcnow()
+
+    async def flush(self) -> None:
+        await self._write()
+
+    # Not kept: the services in bot_data are built at start; callback data are plain strings.
+
+    async def get_chat_data(self) -> dict[int, Data]:
+        return {}
+
+    async def get_bot_data(self) -> Data:
+        return {}
+
+    async def get_callback_data(self) -> None:
+        return None
+
+    async def update_chat_data(self, chat_id: int, data: Data) -> None:
+        return None
+
+    async def update_bot_data(self, data: Data) -> None:
+        return None
+
+    async def update_callback_data(self, data: Any) -> None:
+        return None
+
+    async def drop_chat_data(self, chat_id: int) -> None:
+        return None
+
+    async def refresh_chat_data(self, chat_id: int, chat_data: Data) -> None:
+        return None
+
+    async def refresh_bot_data(self, bot_data: Data) -> None:
+        return None
+
+    async def get_conversations(self, name: str) -> NoReturn:
+        raise NotImplementedError(
+            "persistent ConversationHandlers are not used: steps live in bot.conversation"
+        )
+
+    async def update_conversation(self, name: str, key: Any, new_state: object) -> NoReturn:
+        raise NotImplementedError(
+            "persistent ConversationHandlers are not used: steps live in bot.conversation"
+        )
