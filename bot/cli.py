@@ -73,6 +73,38 @@ def _cmd_db_current(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from bot.database import describe_error, engine_context, session_factory
+    from bot.migrate import upgrade
+    from bot.retention import purge_expired
+
+    async def run() -> dict[str, object]:
+        async with engine_context(settings.database_url) as engine:
+            await upgrade(engine)
+            purged = await purge_expired(
+                session_factory(engine),
+                keep_days=settings.question_log_days,
+                now=datetime.now(settings.tz),
+            )
+            return purged.as_dict()
+
+    try:
+        result = asyncio.run(run())
+    except Exception as exc:
+        print(f"minzheng: purge failed: {describe_error(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(
+            f"deleted what was older than {result['cutoff']}: {result['questions']} questions, "
+            f"{result['feedback']} feedback, {result['steps']} conversation steps"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minzheng",
@@ -93,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     current = db_commands.add_parser("current", help="show the database's revision")
     current.add_argument("--json", action="store_true", help="print the result as JSON")
     current.set_defaults(run=_cmd_db_current)
+
+    purge = commands.add_parser(
+        "purge",
+        help="delete residents' questions, feedback and steps older than "
+        "MINZHENG_QUESTION_LOG_DAYS (serve also does this daily)",
+    )
+    purge.add_argument("--json", action="store_true", help="print the result as JSON")
+    purge.set_defaults(run=_cmd_purge)
 
     from bot import cli_directory, cli_kb
 

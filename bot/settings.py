@@ -58,6 +58,7 @@ ACCEPTS: dict[str, str] = {
     "advisor_chat_id": "a Telegram chat id, a whole number such as -1001234567890",
     "timezone": "an IANA time zone name such as Asia/Shanghai",
     "send_rate": "messages per second, a number above 0 and at most 30",
+    "question_log_days": "a whole number of days from 1 to 3650",
     "secret_key": "at least 32 characters that are not a placeholder; unset to generate one",
     "var_dir": "a folder the service may write to (default: var)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
@@ -85,6 +86,8 @@ class Settings(BaseSettings):
     advisor_chat_id: int | None = None
     timezone: str = "Asia/Shanghai"
     send_rate: Annotated[float, Field(gt=0, le=30)] = 25.0
+    # How long residents' questions, feedback and conversation steps are kept.
+    question_log_days: Annotated[int, Field(ge=1, le=3650)] = 180
     secret_key: SecretStr | None = None
     var_dir: Path = Path("var")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -405,7 +405,9 @@ class Conversation:
         places = []
         for n, result in enumerate(results, start=1):
             f = result.facility
-            distance = f"，约{round(result.distance_m)}米" if result.distance_m is not None else ""
+            # For a town typed, distances would be from the town's centre, not the resident.
+            shown = result.distance_m if town is None else None
+            distance = f"，约{round(shown)}米" if shown is not None else ""
             state = "正在营业" if result.open_now else "已休息"
             lines.append(f"{n}. {f.name}{distance}（{state}）")
             lines.append(f"   地址：{f.address or '暂无'}；电话：{f.phone or '暂无'}")
@@ -418,7 +420,7 @@ class Conversation:
                     f.phone,
                     f.hours,
                     result.open_now,
-                    round(result.distance_m) if result.distance_m is not None else None,
+                    round(shown) if shown is not None else None,
                     f.latitude,
                     f.longitude,
                 )

@@ -173,6 +173,10 @@ async def _answer(
                 replies = await conversation.handle("telegram", key, action, store=user_data)
             except (KnowledgeNotReady, DirectoryNotReady):
                 replies = [Reply(texts.STARTING)]
+            if isinstance(action, Command) and action.name == "stop":
+                # /stop: the persisted step goes too, before we say it is gone.
+                context.application.drop_user_data(user.id)
+                await context.application.update_persistence()
             for reply in replies:
                 await send(message, reply, pressed)
         except ResidentBlockedBot:
@@ -180,11 +184,6 @@ async def _answer(
             if user_data is not None:
                 user_data[INACTIVE_SINCE] = datetime.now(conversation.tz).isoformat()
             log.info("resident blocked the bot; marked inactive", extra={"resident": key})
-            return
-        if isinstance(action, Command) and action.name == "stop":
-            # /stop: the persisted step goes too, now rather than at the next write.
-            context.application.drop_user_data(user.id)
-            await context.application.update_persistence()
 
 
 async def on_command(update: Update, context: MinzhengContext) -> None:

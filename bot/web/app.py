@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -24,6 +25,7 @@ from bot.database import (
     ping,
     session_factory,
 )
+from bot.retention import PURGE_EVERY_S, purge_expired
 from bot.seeding import seed_if_empty
 from bot.settings import Settings
 from bot.telegram.texts import SOMETHING_WENT_WRONG
@@ -131,6 +133,23 @@ async def _keep_content_current(app: web.Application, poll_s: float) -> None:
         await asyncio.sleep(poll_s)
 
 
+async def _purge_daily(app: web.Application) -> None:
+    """Delete residents' data past the retention period at start, then once a day."""
+    settings = app[keys.SETTINGS]
+    await app[keys.DATABASE_STATE].migrated.wait()
+    while True:
+        try:
+            purged = await purge_expired(
+                app[keys.SESSIONS],
+                keep_days=settings.question_log_days,
+                now=datetime.now(settings.tz),
+            )
+            log.info("retention purge done", extra=purged.as_dict())
+        except Exception:
+            log.exception("retention purge failed; tried again tomorrow")
+        await asyncio.sleep(PURGE_EVERY_S)
+
+
 def _knowledge_context(poll_s: float) -> Callable[[web.Application], AsyncIterator[None]]:
     async def knowledge(app: web.Application) -> AsyncIterator[None]:
         app[keys.KNOWLEDGE] = KnowledgeBase(app[keys.SESSIONS], app[keys.SETTINGS].tz)
@@ -141,13 +160,18 @@ def _knowledge_context(poll_s: float) -> Callable[[web.Application], AsyncIterat
             sessions=app[keys.SESSIONS],
             tz=app[keys.SETTINGS].tz,
         )
-        keeping = asyncio.create_task(_keep_content_current(app, poll_s), name="content")
+        tasks = [
+            asyncio.create_task(_keep_content_current(app, poll_s), name="content"),
+            asyncio.create_task(_purge_daily(app), name="retention"),
+        ]
         try:
             yield
         finally:
-            keeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeping
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     return knowledge
 

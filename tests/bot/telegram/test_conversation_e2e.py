@@ -138,3 +138,207 @@ async def test_a_chosen_place_is_shown_on_a_map(fake_bot_api: FakeBotApi, bot: C
     assert 31.0 < float(venue.params["latitude"]) < 31.2
     replies = await _replies(fake_bot_api, RESIDENT, 2)
     assert "地址：" in replies[1]["text"] and "示例数据" in replies[1]["text"]
+
+
+def _no_refused_calls(api: FakeBotApi) -> None:
+    """Nothing the bot sent was refused by the double (strict HTML, lengths, coordinates)."""
+    refused = [(c.method, c.error.description) for c in api.calls if c.error is not None]
+    assert refused == []
+
+
+async def test_start_help_and_hotline(fake_bot_api: FakeBotApi, bot: Client) -> None:
+    fake_bot_api.push_text(RESIDENT, "/start")
+    [greeting] = await _replies(fake_bot_api, RESIDENT, 1)
+    keyboard = json.loads(greeting["reply_markup"])["keyboard"]
+    labels = [b if isinstance(b, str) else b["text"] for row in keyboard for b in row]
+    assert labels == ["问政策", "找服务点", "联系养老顾问", "帮助"]
+    fake_bot_api.push_text(RESIDENT, "/help")
+    fake_bot_api.push_text(RESIDENT, "/hotline")
+    _, help_, hotline = await _replies(fake_bot_api, RESIDENT, 3)
+    assert "/hotline" in help_["text"]
+    assert "37009999" in hotline["text"] and "12345" in hotline["text"]
+    _no_refused_calls(fake_bot_api)
+
+
+async def test_a_vague_question_offers_suggestions_that_answer(
+    fake_bot_api: FakeBotApi, bot: Client
+) -> None:
+    fake_bot_api.push_text(RESIDENT, "补贴")
+    [fallback] = await _replies(fake_bot_api, RESIDENT, 1)
+    assert fallback["text"].startswith("没找到确切答案")
+    buttons = _buttons(fallback)
+    suggestions = {label: data for label, data in buttons.items() if data.startswith("q|")}
+    assert 1 <= len(suggestions) <= 3 and "联系养老顾问" in buttons
+    label, data = next(iter(suggestions.items()))
+    fake_bot_api.push_button(RESIDENT, data)
+    replies = await _replies(fake_bot_api, RESIDENT, 2)
+    assert replies[1]["text"].startswith(label) and "最后核对" in replies[1]["text"]
+    # An advisor, from the fallback's button.
+    fake_bot_api.push_button(RESIDENT, buttons["联系养老顾问"])
+    replies = await _replies(fake_bot_api, RESIDENT, 3)
+    assert "养老顾问" in replies[2]["text"] and "37009999" in replies[2]["text"]
+    _no_refused_calls(fake_bot_api)
+
+
+async def test_other_departments_matters_get_12345(fake_bot_api: FakeBotApi, bot: Client) -> None:
+    fake_bot_api.push_text(RESIDENT, "办护照要什么材料")
+    [reply] = await _replies(fake_bot_api, RESIDENT, 1)
+    assert "不归民政部门管" in reply["text"] and "12345" in reply["text"]
+
+
+async def test_every_button_under_an_answer(fake_bot_api: FakeBotApi, bot: Client) -> None:
+    fake_bot_api.push_text(RESIDENT, "残疾人两项补贴怎么申请")
+    [answer] = await _replies(fake_bot_api, RESIDENT, 1)
+    buttons = _buttons(answer)
+    details = [label for label in ("所需材料", "办理地点", "申请条件") if label in buttons]
+    assert len(details) == 3 and "相关问题" in buttons and "找附近的服务点" in buttons
+    count = 1
+    for label in details:
+        fake_bot_api.push_button(RESIDENT, buttons[label])
+        count += 1
+        replies = await _replies(fake_bot_api, RESIDENT, count)
+        assert f"· {label}" in replies[-1]["text"]
+    fake_bot_api.push_button(RESIDENT, buttons["相关问题"])
+    count += 1
+    related = (await _replies(fake_bot_api, RESIDENT, count))[-1]
+    assert related["text"].startswith("相关问题") and _buttons(related)
+    fake_bot_api.push_button(RESIDENT, buttons["找附近的服务点"])
+    count += 1
+    ask_where = (await _replies(fake_bot_api, RESIDENT, count))[-1]
+    assert "request_location" in ask_where["reply_markup"]
+    # A town typed instead of a location shared.
+    fake_bot_api.push_text(RESIDENT, "九亭镇")
+    count += 1
+    places = (await _replies(fake_bot_api, RESIDENT, count))[-1]
+    assert places["text"].startswith("九亭镇的社区事务受理服务中心")
+    assert "米" not in places["text"]  # no distance from a town's centre
+    assert "正在营业" in places["text"] or "已休息" in places["text"]
+    fake_bot_api.push_button(RESIDENT, buttons["没帮助"])
+    await fake_bot_api.wait_for(lambda c: c.method == "editMessageText")
+    _no_refused_calls(fake_bot_api)
+
+
+async def test_a_location_with_no_step_gives_nearest_of_all_kinds(
+    fake_bot_api: FakeBotApi, bot: Client
+) -> None:
+    fake_bot_api.push_location(RESIDENT, 31.03, 121.23)
+    [places] = await _replies(fake_bot_api, RESIDENT, 1)
+    lines = [
+        line for line in places["text"].split("\n") if line[:2] in {f"{n}." for n in range(1, 9)}
+    ]
+    assert 1 <= len(lines) <= 5 and all("米" in line for line in lines)
+    buttons = _buttons(places)
+    narrow = [data for data in buttons.values() if data.startswith("cat|")]
+    assert len(narrow) >= 10
+    fake_bot_api.push_button(RESIDENT, narrow[0])
+    replies = await _replies(fake_bot_api, RESIDENT, 2)
+    assert "request_location" in replies[1]["reply_markup"]
+
+
+async def test_a_429_is_retried_after_retry_after(fake_bot_api: FakeBotApi, bot: Client) -> None:
+    fake_bot_api.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    fake_bot_api.push_text(RESIDENT, "低保怎么申请")
+    [reply] = await _replies(fake_bot_api, RESIDENT, 1)
+    assert "低保" in reply["text"]
+    refused = next(c for c in fake_bot_api.calls if c.error is not None)
+    accepted = next(c for c in fake_bot_api.calls if c.method == "sendMessage" and not c.error)
+    assert refused.error is not None and refused.error.code == 429
+    assert accepted.at - refused.at >= 1.0
+
+
+async def test_a_resident_who_blocked_the_bot_is_marked_inactive(
+    fake_bot_api: FakeBotApi, bot: Client
+) -> None:
+    from bot.telegram.handlers import INACTIVE_SINCE
+
+    application = bot.app[keys.TELEGRAM]
+    fake_bot_api.block(RESIDENT)
+    fake_bot_api.push_text(RESIDENT, "低保怎么申请")
+    await fake_bot_api.wait_for(lambda c: c.error is not None and c.error.code == 403)
+    async with asyncio.timeout(5):
+        while INACTIVE_SINCE not in application.user_data.get(RESIDENT, {}):
+            await asyncio.sleep(0.02)
+    # Nothing more is tried, and no error message is attempted to a chat that refuses them.
+    await asyncio.sleep(0.3)
+    assert len([c for c in fake_bot_api.calls if c.method == "sendMessage"]) == 1
+    # Unblocked, they write again: active again and answered.
+    fake_bot_api.blocked.clear()
+    fake_bot_api.push_text(RESIDENT, "低保怎么申请")
+    await _replies(fake_bot_api, RESIDENT, 1)
+    assert INACTIVE_SINCE not in application.user_data[RESIDENT]
+
+
+async def test_in_a_group_only_commands_and_mentions_are_answered(
+    fake_bot_api: FakeBotApi, bot: Client
+) -> None:
+    group, member = -100123, 8080
+    fake_bot_api.push_group_text(group, member, "大家好，今天去助餐点吃饭吗")
+    fake_bot_api.push_group_text(group, member, "@someone_else 低保怎么申请")
+    fake_bot_api.push_group_text(group, member, "@songjiang_minzheng_test_bot 低保怎么申请")
+    [answer] = await _replies(fake_bot_api, group, 1)
+    assert "低保" in answer["text"] and "最后核对" in answer["text"]
+    fake_bot_api.push_group_text(group, member, "/hotline@songjiang_minzheng_test_bot")
+    replies = await _replies(fake_bot_api, group, 2)
+    assert "37009999" in replies[1]["text"]
+    await asyncio.sleep(0.3)
+    assert len([m for m in fake_bot_api.sent() if int(m["chat_id"]) == group]) == 2
+
+
+async def test_stop_deletes_the_residents_data(fake_bot_api: FakeBotApi, bot: Client) -> None:
+    from sqlalchemy import func, select
+
+    from bot.conversation.models import QuestionLog
+    from bot.telegram.models import TelegramData
+
+    fake_bot_api.push_text(RESIDENT, "低保怎么申请")
+    fake_bot_api.push_text(RESIDENT, "找服务点")
+    menu = (await _replies(fake_bot_api, RESIDENT, 2))[-1]
+    fake_bot_api.push_button(RESIDENT, _buttons(menu)["老年助餐点"])
+    await _replies(fake_bot_api, RESIDENT, 3)
+    application = bot.app[keys.TELEGRAM]
+    await application.update_persistence()
+    sessions = bot.app[keys.SESSIONS]
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(TelegramData)) == 1
+    fake_bot_api.push_text(RESIDENT, "/stop")
+    replies = await _replies(fake_bot_api, RESIDENT, 4)
+    assert "删除" in replies[-1]["text"]
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(TelegramData)) == 0
+        assert await session.scalar(select(func.count()).select_from(QuestionLog)) == 0
+
+
+async def _ready(client: Client) -> Client:
+    async with asyncio.timeout(60):
+        while not (
+            client.app[keys.KNOWLEDGE].ready
+            and client.app[keys.DIRECTORY].ready
+            and client.app[keys.TELEGRAM].running
+        ):
+            await asyncio.sleep(0.05)
+    return client
+
+
+async def test_a_restart_in_the_middle_of_a_step_loses_nothing(
+    fake_bot_api: FakeBotApi,
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    app_client: AppClient,
+) -> None:
+    settings = make_settings(
+        database_url=database_url,
+        telegram_token=fake_bot_api.token,
+        telegram_api_base_url=fake_bot_api.base_url,
+    )
+    first = await _ready(await app_client(create_app(settings)))
+    fake_bot_api.push_text(RESIDENT, "找服务点")
+    [menu] = await _replies(fake_bot_api, RESIDENT, 1)
+    fake_bot_api.push_button(RESIDENT, _buttons(menu)["老年助餐点"])
+    await _replies(fake_bot_api, RESIDENT, 2)
+    # The service stops (a deploy) between the category and the town.
+    await first.close()
+    second = await _ready(await app_client(create_app(settings)))
+    assert RESIDENT not in second.app[keys.TELEGRAM].user_data  # nothing held in memory
+    fake_bot_api.push_text(RESIDENT, "泗泾")
+    replies = await _replies(fake_bot_api, RESIDENT, 3)
+    assert replies[2]["text"].startswith("泗泾镇的老年助餐点"), replies[2]["text"]
