@@ -157,7 +157,7 @@ class Conversation:
         if isinstance(action, Location):
             return self._nearby(state, action.latitude, action.longitude, now)
         if isinstance(action, Press):
-            return await self._press(session, user_key, state, action.data, now)
+            return await self._press(session, channel, user_key, state, action.data, now)
         text = action.text.strip()
         if text == texts.ASK_POLICY:
             state.pending = None
@@ -289,6 +289,7 @@ class Conversation:
     async def _press(
         self,
         session: AsyncSession,
+        channel: str,
         user_key: str,
         state: Step,
         data: str,
@@ -329,7 +330,7 @@ class Conversation:
                 )
             ]
         if kind == "advisor":
-            return [await self._advisor(session, "button", user_key, state)]
+            return [await self._advisor(session, channel, user_key, state)]
         if kind == "v" and (facility := self.directory.index.by_id.get(rest)):
             place = Place(
                 facility.service_id,

@@ -151,9 +151,12 @@ async def test_an_advisor_request_is_recorded(
 ) -> None:
     [reply] = await say(conversation, Text(texts.ADVISOR))
     assert "37009999" in reply.text
+    # The button under a fallback does the same, and the channel is recorded either way.
+    [pressed] = await say(conversation, Press("advisor"))
+    assert pressed.text == reply.text
     async with sessions() as session:
         requests = (await session.execute(select(AdvisorRequest))).scalars().all()
-    assert [r.user_key for r in requests] == [RESIDENT]
+    assert [(r.user_key, r.channel) for r in requests] == [(RESIDENT, "telegram")] * 2
 
 
 async def test_every_shipped_entry_fits_telegrams_button_limit(
