@@ -30,6 +30,9 @@ HEALTH_CHECK_TIMEOUT_S = 2.0
 
 
 def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite URL; None for any other database or an in-memory one."""
+    if url.get_backend_name() != "sqlite":
+        return None
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None

@@ -248,7 +248,9 @@ class Conversation:
         if answer.suggestions:
             lines.append(texts.MAYBE)
             rows.extend((Button(s.title, f"q|{s.entry_id}"),) for s in answer.suggestions)
-        lines.append(f"也可以联系养老顾问，或拨打 {texts.CITY_HOTLINE}。")
+            lines.append(f"都不是的话，可以联系养老顾问，或拨打 {texts.CITY_HOTLINE}。")
+        else:
+            lines.append(f"可以换个说法再问，也可以联系养老顾问，或拨打 {texts.CITY_HOTLINE}。")
         rows.append((Button(texts.ADVISOR, "advisor"),))
         return Reply("\n".join(lines), buttons=tuple(rows))
 

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import hmac
 import json
 import math
+import re
 import secrets
 from dataclasses import asdict
 from pathlib import Path
@@ -22,8 +25,12 @@ from knowledge.service import KnowledgeNotReady
 
 PAGE = Path(__file__).with_name("static") / "chat.html"
 COOKIE = "mz_chat"
+NO_SCRIPT = "'none'"
 MAX_BODY_BYTES = 16 * 1024
 COMMANDS = {"start", "help", "hotline", "stop"}
+# The help text names /start, /help, /hotline and /stop: typed in the page they are commands
+# too (a Chinese keyboard may type the full-width slash).
+TYPED_COMMAND = re.compile(r"[/／](start|help|hotline|stop)", re.IGNORECASE)
 
 
 def _sign(secret: str, token: str) -> str:
@@ -53,6 +60,8 @@ def _action(body: Any) -> Action | str:
         return '请求格式不对：请发送 {"action": {"type": "text", "text": "您的问题"}}'
     kind = action.get("type")
     if kind == "text" and isinstance(action.get("text"), str):
+        if typed := TYPED_COMMAND.fullmatch(action["text"].strip()):
+            return Command(typed.group(1).lower())
         return Text(action["text"][:2000])
     if kind == "press" and isinstance(action.get("data"), str) and len(action["data"]) <= 64:
         return Press(action["data"])
@@ -77,15 +86,31 @@ def _reply_json(reply: Reply) -> dict[str, Any]:
     return data
 
 
+@functools.cache
+def _page() -> tuple[bytes, str]:
+    """The page and its Content-Security-Policy: only the page's own script, by its hash, may
+    run, so no inline handler or injected script ever would."""
+    body = PAGE.read_bytes()
+    scripts = re.findall(rb"<script>(.*?)</script>", body, re.DOTALL)
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
+        for script in scripts
+    )
+    policy = (
+        "default-src 'self'; style-src 'unsafe-inline'; "
+        f"script-src {hashes or NO_SCRIPT}; connect-src 'self'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+    return body, policy
+
+
 async def page(request: web.Request) -> web.Response:
+    body, policy = _page()
     return web.Response(
-        body=PAGE.read_bytes(),
+        body=body,
         content_type="text/html",
         charset="utf-8",
-        headers={
-            "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; "
-            "script-src 'unsafe-inline'; connect-src 'self'"
-        },
+        headers={"Content-Security-Policy": policy},
     )
 
 

@@ -54,3 +54,16 @@ async def test_replicas_upgrading_at_once_all_succeed(database_url: str) -> None
 
     revisions = await asyncio.gather(*(replica() for _ in range(4)))
     assert revisions == [head_revision()] * 4
+
+
+def test_only_a_sqlite_url_has_a_file() -> None:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from bot.database import sqlite_file
+
+    assert sqlite_file(make_url("sqlite+aiosqlite:///var/x.db")) == Path("var/x.db")
+    assert sqlite_file(make_url("sqlite+aiosqlite:///:memory:")) is None
+    # A PostgreSQL database name is not a file: no lock file beside it.
+    assert sqlite_file(make_url("postgresql+asyncpg://u@h/minzheng_test_1")) is None

@@ -40,6 +40,10 @@ async def test_the_page_is_large_accessible_and_self_contained(resident: Client)
     assert "松江民政助手" in html and 'lang="zh-CN"' in html
     assert "font: 22px" in html and 'aria-live="polite"' in html
     assert "http://" not in html and "https://" not in html  # no CDN, no web font
+    # Only the page's own script may run (by its hash): no inline handler, no injected script.
+    policy = response.headers["Content-Security-Policy"]
+    script_src = next(p for p in policy.split(";") if p.strip().startswith("script-src"))
+    assert "'sha256-" in script_src and "unsafe-inline" not in script_src
 
 
 async def test_a_conversation_keeps_its_session(resident: Client) -> None:

@@ -1,0 +1,405 @@
+"""The resident web chat ``/chat`` in a real browser: Debian's headless Chromium, driven by
+Playwright, against the module's real server on the shipped content.
+
+What a resident sees and does: ask with the keyboard and get the answer with its source and date,
+press a suggestion or a detail button, find service points in a town or near the browser's
+location. And what the page promises: large text, nothing fetched from anywhere but the service,
+usable on a small phone and with the keyboard alone, a resident's HTML shown as text, never run.
+
+Without Chromium these tests skip; under CI=true they fail instead (tests/support/browser.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestServer
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Error,
+    Locator,
+    Page,
+    Request,
+    async_playwright,
+    expect,
+)
+
+from tests.support.browser import CHROMIUM_ARGS, require_chromium
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
+
+# The server answers in milliseconds; the margin is for a busy CI machine.
+expect.set_options(timeout=10_000)
+
+SONGJIANG = {"latitude": 31.03, "longitude": 121.23}  # in 方松街道
+PHONE = {"width": 360, "height": 640}
+DESKTOP = {"width": 1024, "height": 768}
+# One place in a list of places: "1. 示例·九亭第1老年助餐点，约503米（已休息）" (the distance
+# only where it means something: from the resident's own location).
+PLACE_LINE = re.compile(r"^(\d+)\. (.+?)(?:，约(\d+)米)?（(正在营业|已休息)）$", re.MULTILINE)
+SOURCE = re.compile(r"来源：\S+")
+CHECKED = re.compile(r"最后核对：\d{4}年\d{1,2}月\d{1,2}日")
+SAMPLE_NOTE = "（示例数据，地址电话以实际公布为准）"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    executable = require_chromium()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@dataclass
+class Resident:
+    """One resident's browser tab on /chat, and what it did behind the scenes."""
+
+    page: Page
+    origin: str
+    requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    script_errors: list[str] = field(default_factory=list)
+
+    @property
+    def question_box(self) -> Locator:
+        return self.page.get_by_label("您的问题")
+
+    def message(self, *fragments: str | re.Pattern[str]) -> Locator:
+        """The messages in the conversation that contain every one of ``fragments``."""
+        found = self.page.get_by_role("list", name="对话记录").get_by_role("listitem")
+        for fragment in fragments:
+            found = found.filter(has_text=fragment)
+        return found
+
+    def button(self, label: str | re.Pattern[str], within: Locator | None = None) -> Locator:
+        return (within or self.page).get_by_role("button", name=label, exact=True)
+
+    async def ask(self, question: str) -> None:
+        """Type a question and send it with Enter, as a resident with a keyboard does."""
+        await self.question_box.fill(question)
+        await self.question_box.press("Enter")
+
+    def outside_requests(self) -> list[str]:
+        return [url for url in self.requests if not url.startswith(self.origin + "/")]
+
+
+OpenChat = Callable[..., Awaitable[Resident]]
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def open_chat(browser: Browser, module_server: TestServer) -> AsyncIterator[OpenChat]:
+    """Open /chat in a new browser profile (own cookies); keyword arguments go to the context.
+
+    Whatever a test does, the page must not open a dialog, throw a script error, break its
+    Content-Security-Policy, or fetch anything from anywhere but the service itself."""
+    origin = str(module_server.make_url("")).rstrip("/")
+    residents: list[Resident] = []
+    contexts: list[BrowserContext] = []
+
+    async def open_(**options: Any) -> Resident:
+        options.setdefault("viewport", DESKTOP)
+        context = await browser.new_context(base_url=origin, locale="zh-CN", **options)
+        contexts.append(context)
+        page = await context.new_page()
+        resident = Resident(page, origin)
+        residents.append(resident)
+
+        def on_request(request: Request) -> None:
+            resident.requests.append(request.url)
+
+        async def on_dialog(dialog: Dialog) -> None:
+            resident.dialogs.append(f"{dialog.type}: {dialog.message}")
+            await dialog.dismiss()
+
+        def on_console(message: ConsoleMessage) -> None:
+            if "Content Security Policy" in message.text:
+                resident.script_errors.append(message.text)
+
+        def on_page_error(error: Error) -> None:
+            resident.script_errors.append(str(error))
+
+        page.on("request", on_request)
+        page.on("dialog", on_dialog)
+        page.on("console", on_console)
+        page.on("pageerror", on_page_error)
+        await page.goto("/chat")
+        await expect(page).to_have_title("松江民政助手")
+        # The page greets the resident and shows the menu once it has talked to the server.
+        await expect(resident.message("您好！我是松江民政助手")).to_have_count(1)
+        await expect(resident.button("找服务点")).to_be_visible()
+        return resident
+
+    yield open_
+    for context in contexts:
+        await context.close()
+    for resident in residents:
+        assert resident.dialogs == []
+        assert resident.script_errors == []
+        assert resident.outside_requests() == []
+
+
+@pytest.mark.parametrize("question", ["低保怎么申请", "底保怎么申请"])
+async def test_a_question_sent_with_enter_gets_its_answer_with_source_and_date(
+    open_chat: OpenChat, question: str
+) -> None:
+    resident = await open_chat()
+    await resident.ask(question)
+    await expect(resident.message(question)).to_have_count(1)
+    answer = resident.message("怎么申请低保，要带什么材料")
+    await expect(answer).to_contain_text("社区事务受理服务中心")
+    await expect(answer).to_contain_text(SOURCE)
+    await expect(answer).to_contain_text(CHECKED)
+    # The box is empty and keeps the focus for the next question.
+    await expect(resident.question_box).to_have_value("")
+    await expect(resident.question_box).to_be_focused()
+
+
+async def test_a_vague_question_offers_suggestions_and_a_press_answers(
+    open_chat: OpenChat,
+) -> None:
+    resident = await open_chat()
+    await resident.ask("补贴")
+    offer = resident.message("您是不是想问")
+    await expect(offer).to_contain_text("没找到确切答案")
+    await expect(resident.button("联系养老顾问", within=offer)).to_be_visible()
+    await resident.button("老年助餐补贴", within=offer).click()
+    answer = resident.message("老年助餐补贴", CHECKED)
+    await expect(answer).to_contain_text("助餐点")
+    await expect(answer).to_contain_text(SOURCE)
+    await expect(resident.message("您是不是想问")).to_have_count(1)
+
+
+async def test_a_detail_button_under_an_answer(open_chat: OpenChat) -> None:
+    resident = await open_chat()
+    await resident.ask("低保怎么申请")
+    answer = resident.message("怎么申请低保，要带什么材料", CHECKED)
+    for label in ("所需材料", "办理地点", "费用", "有帮助", "没帮助"):
+        await expect(resident.button(label, within=answer)).to_be_visible()
+    await resident.button("所需材料", within=answer).click()
+    detail = resident.message("怎么申请低保，要带什么材料 · 所需材料")
+    await expect(detail).to_contain_text("户口簿")
+    await expect(detail).to_contain_text("身份证")
+
+
+async def test_finding_meal_points_in_a_town(open_chat: OpenChat) -> None:
+    resident = await open_chat()
+    await resident.button("找服务点").click()
+    choose = resident.message("您想找哪一类服务点")
+    for label in ("老年助餐点", "日间照料中心", "婚姻登记处", "康复辅具社区租赁点"):
+        await expect(resident.button(label, within=choose)).to_be_visible()
+    await resident.button("老年助餐点", within=choose).click()
+    prompt = resident.message("找老年助餐点")
+    await expect(resident.button("📍 发送我的位置", within=prompt)).to_be_visible()
+
+    await resident.ask("九亭")
+    places = resident.message("九亭镇的老年助餐点")
+    await expect(places).to_contain_text(SAMPLE_NOTE)
+    text = await places.inner_text()
+    found = PLACE_LINE.findall(text)
+    assert found, text
+    assert all("九亭" in name and "助餐点" in name for _, name, _, _ in found), text
+    assert [int(n) for n, *_ in found] == list(range(1, len(found) + 1))
+
+    # Each place has a button that shows that one place.
+    _, first, _, _ = found[0]
+    await resident.button(f"📍 1. {first}", within=places).click()
+    shown = resident.message(re.compile(rf"^{re.escape(first)}\n地址："))
+    await expect(shown).to_contain_text("时间：")
+    await expect(shown).to_contain_text(SAMPLE_NOTE)
+
+
+async def test_nearest_places_from_the_browsers_location(open_chat: OpenChat) -> None:
+    resident = await open_chat(geolocation=SONGJIANG, permissions=["geolocation"])
+    await resident.button("找服务点").click()
+    await resident.button("老年助餐点", within=resident.message("您想找哪一类服务点")).click()
+    await resident.button("📍 发送我的位置", within=resident.message("找老年助餐点")).click()
+    await expect(resident.message("📍 我的位置")).to_have_count(1)
+    nearest = resident.message("离您最近的老年助餐点")
+    await expect(nearest).to_contain_text(SAMPLE_NOTE)
+    found = PLACE_LINE.findall(await nearest.inner_text())
+    assert 1 <= len(found) <= 5
+    assert all(metres for _, _, metres, _ in found), found
+    distances = [int(metres) for _, _, metres, _ in found]
+    assert distances == sorted(distances) and distances[0] < 2000, found
+    assert all("助餐点" in name for _, name, _, _ in found), found
+
+
+async def test_without_location_permission_the_page_asks_for_a_town(
+    open_chat: OpenChat,
+) -> None:
+    resident = await open_chat()  # no permission granted
+    await resident.button("找服务点").click()
+    await resident.button("老年助餐点", within=resident.message("您想找哪一类服务点")).click()
+    await resident.button("📍 发送我的位置", within=resident.message("找老年助餐点")).click()
+    await expect(resident.message("没能取得位置")).to_contain_text("九亭")
+
+
+async def test_typed_stop_deletes_the_residents_data(open_chat: OpenChat) -> None:
+    """The help text tells residents to type /stop; in the page it works as on Telegram."""
+    resident = await open_chat()
+    await resident.button("帮助").click()
+    await expect(resident.message("您可以这样用我")).to_contain_text("/stop")
+    await resident.ask("/stop")
+    await expect(resident.message("已删除您在本助手的对话记录")).to_have_count(1)
+
+
+async def test_text_and_controls_are_large(open_chat: OpenChat) -> None:
+    resident = await open_chat()
+    await resident.ask("低保怎么申请")
+    answer = resident.message("怎么申请低保，要带什么材料", CHECKED)
+    await expect(answer).to_be_visible()
+    sizes = await resident.page.evaluate(
+        """() => [...document.querySelectorAll("#log li, input, button")].map((e) => ({
+            what: e.tagName + " " + (e.textContent || e.placeholder).slice(0, 12),
+            font: parseFloat(getComputedStyle(e).fontSize),
+            height: e.getBoundingClientRect().height,
+        }))"""
+    )
+    kinds = {s["what"].split()[0] for s in sizes}
+    assert kinds == {"LI", "INPUT", "BUTTON"}, sizes
+    assert [s for s in sizes if s["font"] < 20] == []
+    # Big enough to hit with an unsteady finger (WCAG's 44 CSS pixels).
+    small = [s for s in sizes if s["what"].startswith(("BUTTON", "INPUT")) and s["height"] < 44]
+    assert small == []
+
+
+async def test_nothing_is_fetched_from_outside_the_service(open_chat: OpenChat) -> None:
+    resident = await open_chat(geolocation=SONGJIANG, permissions=["geolocation"])
+    await resident.ask("老年食堂在哪里")
+    await expect(resident.message(CHECKED)).to_have_count(1)
+    await resident.button("找服务点").click()
+    await resident.button("老年助餐点").click()
+    await resident.button("📍 发送我的位置").click()
+    await expect(resident.message("离您最近的老年助餐点")).to_have_count(1)
+    paths = {url.removeprefix(resident.origin) for url in resident.requests}
+    assert {"/chat", "/api/chat"} <= paths
+    assert resident.outside_requests() == []
+
+
+async def _overflowing(page: Page) -> list[str]:
+    """Everything on the page that sticks out past the right edge of the screen."""
+    result: list[str] = await page.evaluate(
+        """() => [...document.querySelectorAll("body *")]
+            .filter((e) => e.getBoundingClientRect().right > innerWidth + 0.5)
+            .map((e) => e.tagName + " " + e.textContent.slice(0, 20))"""
+    )
+    return result
+
+
+async def _in_sight(page: Page, target: Locator) -> bool:
+    """Whether the middle of ``target`` is on screen and not covered by the question bar."""
+    box = await target.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    seen: bool = await target.evaluate(
+        "(e, [x, y]) => { const hit = document.elementFromPoint(x, y);"
+        " return hit !== null && (hit === e || e.contains(hit)); }",
+        [x, y],
+    )
+    return seen
+
+
+async def test_a_small_phone_screen(open_chat: OpenChat) -> None:
+    resident = await open_chat(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = resident.page
+    await resident.ask("补贴")
+    offer = resident.message("您是不是想问")
+    await expect(offer).to_be_visible()
+    # A new message is brought into view above the question bar, not behind it.
+    assert await _in_sight(page, offer.get_by_text("没找到确切答案")), "suggestions hidden"
+    await resident.ask("低保怎么申请")
+    answer = resident.message("怎么申请低保，要带什么材料", CHECKED)
+    await expect(answer).to_be_visible()
+    await resident.button("所需材料", within=answer).click()
+    detail = resident.message("怎么申请低保，要带什么材料 · 所需材料")
+    await expect(detail).to_be_visible()
+    assert await _in_sight(page, detail), "the newest answer is covered by the question bar"
+    await resident.button("找服务点").click()
+    await resident.button("老年助餐点").click()
+    await resident.ask("九亭")
+    places = resident.message("九亭镇的老年助餐点")
+    await expect(places).to_be_visible()
+
+    # No sideways scrolling, and nothing cut off at the right edge.
+    width = await page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert width[0] <= width[1] == PHONE["width"]
+    assert await _overflowing(page) == []
+    # The question box and the send button stay whole and usable.
+    for control in (resident.question_box, resident.button("发送")):
+        assert await _in_sight(page, control)
+    send = await resident.button("发送").bounding_box()
+    assert send is not None and send["width"] >= 44
+    await resident.question_box.fill("婚姻登记在哪里办")
+    await resident.button("发送").tap()
+    await expect(resident.message("婚姻登记在哪里办")).to_have_count(1)
+
+
+async def test_every_control_is_reachable_with_tab_and_shows_its_focus(
+    open_chat: OpenChat,
+) -> None:
+    resident = await open_chat()
+    page = resident.page
+    await resident.ask("低保怎么申请")
+    await expect(resident.message(CHECKED)).to_have_count(1)
+    await page.evaluate(
+        """() => {
+            window.tabbed = [];
+            document.addEventListener("focusin", (event) => {
+                const style = getComputedStyle(event.target);
+                window.tabbed.push({
+                    element: event.target,
+                    outline: style.outlineStyle === "none" ? 0 : parseFloat(style.outlineWidth),
+                });
+            });
+            document.activeElement.blur();
+        }"""
+    )
+    controls: int = await page.evaluate(
+        "document.querySelectorAll('button, input, select, textarea, a[href]').length"
+    )
+    assert controls >= 10  # question box, send, 4 menu buttons, 8 under the answer
+    for _ in range(controls):
+        await page.keyboard.press("Tab")
+    report = await page.evaluate(
+        """() => {
+            const controls = [...document.querySelectorAll("button, input, select, textarea, a")];
+            const reached = new Set(window.tabbed.map((t) => t.element));
+            const name = (e) => e.tagName + " " + (e.textContent || e.id);
+            return {
+                missed: controls.filter((e) => !reached.has(e)).map(name),
+                unmarked: window.tabbed.filter((t) => t.outline < 3).map((t) => name(t.element)),
+            };
+        }"""
+    )
+    assert report == {"missed": [], "unmarked": []}
+    # And a suggestion can be pressed from the keyboard.
+    await resident.button("所需材料").focus()
+    await page.keyboard.press("Enter")
+    await expect(resident.message("怎么申请低保，要带什么材料 · 所需材料")).to_have_count(1)
+
+
+async def test_html_in_a_question_is_shown_as_text_and_never_run(open_chat: OpenChat) -> None:
+    resident = await open_chat()
+    question = "<img src=x onerror=alert(1)>低保"
+    await resident.ask(question)
+    mine = resident.message(question)
+    await expect(mine).to_have_text(question)
+    await expect(resident.message("怎么申请低保，要带什么材料", CHECKED)).to_have_count(1)
+    await expect(resident.page.locator("#log img")).to_have_count(0)
+    assert resident.dialogs == []
+    assert not any(url.endswith("/x") for url in resident.requests)
