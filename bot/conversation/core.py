@@ -206,6 +206,8 @@ class Conversation:
         session.add(
             AdvisorRequest(user_key=user_key, channel=channel, last_question=state.last_entry_id)
         )
+        if channel == "web":
+            return Reply(texts.ADVISOR_RECORDED_WEB)
         return Reply(texts.ADVISOR_RECORDED)
 
     # Answers ------------------------------------------------------------------------------

@@ -36,6 +36,11 @@ ADVISOR_RECORDED = (
     "已经记下了，养老顾问会在工作时间通过这里联系您。\n"
     f"着急的话，请拨打“幸福久久”为老服务热线 {HOTLINE}。"
 )
+# The web page cannot receive an advisor's message yet: say so, and give the hotline.
+ADVISOR_RECORDED_WEB = (
+    "已经记下了您要找养老顾问。网页上暂时收不到顾问的回复，"
+    f"请拨打“幸福久久”为老服务热线 {HOTLINE}，说明您的情况。"
+)
 THANKS = "谢谢您的反馈！"
 SAMPLE_NOTE = "（示例数据，地址电话以实际公布为准）"
 DETAIL_LABELS = {

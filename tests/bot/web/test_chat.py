@@ -99,3 +99,9 @@ async def test_a_forged_cookie_gets_a_new_session(resident: Client) -> None:
     )
     assert response.status == 200
     assert response.cookies["mz_chat"].value != "someone-else.0000"
+
+
+async def test_an_advisor_asked_for_on_the_web_is_told_to_call(resident: Client) -> None:
+    [reply] = await act(resident, {"type": "text", "text": "联系养老顾问"})
+    # The page cannot receive an advisor's message yet, so it promises none.
+    assert "网页上暂时收不到" in reply["text"] and "37009999" in reply["text"]
