@@ -3,13 +3,14 @@
 ``upgrade`` runs on a connection of the service's own async engine. On PostgreSQL the upgrade
 holds a transaction-scoped advisory lock, so replicas starting together apply each migration once:
 the others wait, then find nothing left to do. On SQLite a lock file next to the database does
-the same for processes sharing the file.
+the same for processes sharing the file. Within one process, migrations take turns on a lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -69,8 +70,29 @@ async def _sqlite_migration_lock(engine: AsyncEngine) -> AsyncIterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# One migration at a time within a process (per event loop). Alembic loads env.py and runs
+# synchronously inside SQLAlchemy's greenlet; two of them interleaved on one loop can wait on
+# each other through the database's lock and never resume. Across processes the database's own
+# lock (or SQLite's lock file) serialises them.
+_LOOP_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _process_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _LOOP_LOCKS.get(loop)
+    if lock is None:
+        lock = _LOOP_LOCKS[loop] = asyncio.Lock()
+    return lock
+
+
 async def _migrate(engine: AsyncEngine, action: str, revision: str) -> None:
-    async with _sqlite_migration_lock(engine), engine.connect() as connection:
+    async with (
+        _process_lock(),
+        _sqlite_migration_lock(engine),
+        engine.connect() as connection,
+    ):
         await connection.run_sync(_run, action, revision)
         await connection.commit()
 

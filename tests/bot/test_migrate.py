@@ -1,6 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from subprocess import PIPE
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -46,7 +51,23 @@ async def test_downgrade_to_base_and_back(database_url: str) -> None:
 
 
 async def test_replicas_upgrading_at_once_all_succeed(database_url: str) -> None:
-    # On PostgreSQL the advisory lock serialises them; on SQLite the file lock does.
+    """Separate processes, as replicas are: on PostgreSQL the advisory lock serialises them, on
+    SQLite the lock file does."""
+    minzheng = str(Path(sys.executable).with_name("minzheng"))
+    env = {"PATH": os.environ.get("PATH", ""), "MINZHENG_DATABASE_URL": database_url}
+    processes = [
+        await asyncio.create_subprocess_exec(
+            minzheng, "db", "upgrade", "--json", env=env, stdout=PIPE, stderr=PIPE
+        )
+        for _ in range(4)
+    ]
+    outputs = await asyncio.gather(*(p.communicate() for p in processes))
+    for process, (stdout, stderr) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, stderr.decode()
+        assert json.loads(stdout) == {"revision": head_revision()}
+
+
+async def test_upgrades_at_once_in_one_process_take_turns(database_url: str) -> None:
     async def replica() -> str | None:
         async with engine_context(database_url) as engine:
             await upgrade(engine)
@@ -57,8 +78,6 @@ async def test_replicas_upgrading_at_once_all_succeed(database_url: str) -> None
 
 
 def test_only_a_sqlite_url_has_a_file() -> None:
-    from pathlib import Path
-
     from sqlalchemy.engine import make_url
 
     from bot.database import sqlite_file
