@@ -9,8 +9,11 @@ under Telegram's 64 bytes.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
+import logging
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,9 +48,13 @@ from knowledge.matcher import Answer
 from knowledge.service import KnowledgeBase
 from knowledge.store import PublishedEntry
 
+log = logging.getLogger(__name__)
+
 AWAIT_LOCATION = "await_location"
 NEARBY_LIMIT = 5
 MAX_LOGGED_CHARS = 500
+QUESTION_LOG_FLUSH_S = 0.5
+MAX_BUFFERED_QUESTIONS = 100_000
 # Where a channel's own mapping (Telegram's user_data) keeps the step.
 STEP_KEY = "step"
 
@@ -97,6 +104,42 @@ class Conversation:
         self.directory = directory
         self.sessions = sessions
         self.tz = tz
+        # Questions are logged for staff off the reply path: gathered, then written together.
+        self._questions: list[QuestionLog] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    # The question log --------------------------------------------------------------------
+
+    def _log_question(self, row: QuestionLog) -> None:
+        self._questions.append(row)
+        if len(self._questions) > MAX_BUFFERED_QUESTIONS:
+            # The database has been failing for a long while: keep the newest.
+            del self._questions[: len(self._questions) - MAX_BUFFERED_QUESTIONS]
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush_later(), name="question-log")
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(QUESTION_LOG_FLUSH_S)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write the gathered questions in one transaction (also at shutdown)."""
+        batch, self._questions = self._questions, []
+        if not batch:
+            return
+        try:
+            async with self.sessions() as session, session.begin():
+                session.add_all(batch)
+        except Exception:
+            log.exception("question log write failed; kept for the next try")
+            self._questions[:0] = [QuestionLog(**row.model_dump(exclude={"id"})) for row in batch]
+
+    async def close(self) -> None:
+        if self._flushing is not None:
+            self._flushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flushing
+        await self.flush()
 
     async def handle(
         self,
@@ -178,6 +221,7 @@ class Conversation:
         self, session: AsyncSession, channel: str, user_key: str, state: Step
     ) -> Reply:
         """/stop: delete everything kept under this resident's key."""
+        self._questions = [row for row in self._questions if row.user_key != user_key]
         for table in (QuestionLog, AnswerFeedback, AdvisorRequest):
             await session.execute(delete(table).where(col(table.user_key) == user_key))
         state.pending = state.category = state.last_entry_id = None
@@ -222,7 +266,7 @@ class Conversation:
         now: datetime,
     ) -> Reply:
         answer = self.knowledge.ask(text, now=now)
-        session.add(
+        self._log_question(
             QuestionLog(
                 user_key=user_key,
                 channel=channel,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -48,8 +49,17 @@ async def _conversation(sessions: async_sessionmaker[AsyncSession]) -> Conversat
 
 
 @pytest.fixture
-async def conversation(sessions: async_sessionmaker[AsyncSession]) -> Conversation:
-    return await _conversation(sessions)
+async def conversation(
+    sessions: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[Conversation]:
+    conversation = await _conversation(sessions)
+    yield conversation
+    await conversation.close()
+
+
+async def _logged(sessions: async_sessionmaker[AsyncSession]) -> list[QuestionLog]:
+    async with sessions() as session:
+        return list((await session.execute(select(QuestionLog))).scalars().all())
 
 
 async def say(conversation: Conversation, action: Action) -> list[Reply]:
@@ -71,8 +81,10 @@ async def test_a_question_gets_its_answer_source_and_date_and_buttons(
     data = [b.data for row in reply.buttons for b in row]
     assert any(d.startswith("fb|") for d in data)
     assert any(d.startswith("d|") for d in data)
-    async with sessions() as session:
-        logged = (await session.execute(select(QuestionLog))).scalars().all()
+    # Logged off the reply path, within half a second.
+    async with asyncio.timeout(5):
+        while not (logged := await _logged(sessions)):
+            await asyncio.sleep(0.05)
     assert [(q.text, q.fallback) for q in logged] == [("底保怎么申请", False)]
     assert logged[0].user_key == RESIDENT and "424242" not in logged[0].user_key
 
@@ -130,6 +142,7 @@ async def test_find_a_place_by_category_then_location_survives_a_restart(
     assert distances == sorted(d for d in distances if d is not None)
     assert all("助餐点" in p.name for p in places.places)
     assert texts.SAMPLE_NOTE in places.text and "正在营业" in places.text
+    await restarted.close()
 
 
 async def test_a_town_name_instead_of_a_location(conversation: Conversation) -> None:
@@ -171,10 +184,13 @@ async def test_stop_deletes_what_was_kept_about_the_resident(
     conversation: Conversation, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     await say(conversation, Text("低保怎么申请"))
+    await conversation.flush()  # one question written, one still gathered
+    await say(conversation, Text("助餐点在哪"))
     await say(conversation, Text(texts.ADVISOR))
     await say(conversation, Press("cat|meal_point"))
     [reply] = await say(conversation, Command("stop"))
     assert reply.text == texts.DATA_DELETED
+    await conversation.flush()
     async with sessions() as session:
         for table in (QuestionLog, AdvisorRequest, AnswerFeedback, ConversationState):
             assert (await session.execute(select(table))).scalars().all() == [], table
