@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -105,12 +105,13 @@ class Conversation:
         self.sessions = sessions
         self.tz = tz
         # Questions are logged for staff off the reply path: gathered, then written together.
-        self._questions: list[QuestionLog] = []
+        # Rows of question_log as plain dicts, inserted together (no ORM unit of work).
+        self._questions: list[dict[str, Any]] = []
         self._flushing: asyncio.Task[None] | None = None
 
     # The question log --------------------------------------------------------------------
 
-    def _log_question(self, row: QuestionLog) -> None:
+    def _log_question(self, row: dict[str, Any]) -> None:
         self._questions.append(row)
         if len(self._questions) > MAX_BUFFERED_QUESTIONS:
             # The database has been failing for a long while: keep the newest.
@@ -129,10 +130,10 @@ class Conversation:
             return
         try:
             async with self.sessions() as session, session.begin():
-                session.add_all(batch)
+                await session.execute(insert(QuestionLog), batch)
         except Exception:
             log.exception("question log write failed; kept for the next try")
-            self._questions[:0] = [QuestionLog(**row.model_dump(exclude={"id"})) for row in batch]
+            self._questions[:0] = batch
 
     async def close(self) -> None:
         if self._flushing is not None:
@@ -221,7 +222,7 @@ class Conversation:
         self, session: AsyncSession, channel: str, user_key: str, state: Step
     ) -> Reply:
         """/stop: delete everything kept under this resident's key."""
-        self._questions = [row for row in self._questions if row.user_key != user_key]
+        self._questions = [row for row in self._questions if row["user_key"] != user_key]
         for table in (QuestionLog, AnswerFeedback, AdvisorRequest):
             await session.execute(delete(table).where(col(table.user_key) == user_key))
         state.pending = state.category = state.last_entry_id = None
@@ -267,14 +268,15 @@ class Conversation:
     ) -> Reply:
         answer = self.knowledge.ask(text, now=now)
         self._log_question(
-            QuestionLog(
-                user_key=user_key,
-                channel=channel,
-                text=text[:MAX_LOGGED_CHARS],
-                entry_id=None if answer.fallback or not answer.entry else answer.entry.id,
-                score=answer.score,
-                fallback=answer.fallback,
-            )
+            {
+                "user_key": user_key,
+                "channel": channel,
+                "text": text[:MAX_LOGGED_CHARS],
+                "entry_id": None if answer.fallback or not answer.entry else answer.entry.id,
+                "score": answer.score,
+                "fallback": answer.fallback,
+                "asked_at": utcnow(),
+            }
         )
         if answer.empty:
             return Reply(texts.EMPTY_PROMPT)

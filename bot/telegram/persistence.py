@@ -20,7 +20,8 @@ import json
 import logging
 from typing import Any, NoReturn
 
-from sqlalchemy import delete, select
+from sqlalchemy import Insert, delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 from telegram.ext import BasePersistence, PersistenceInput
@@ -33,8 +34,25 @@ log = logging.getLogger(__name__)
 
 USER = "user"
 UPDATE_INTERVAL_S = 1.0
+# Rows per INSERT … ON CONFLICT statement (4 parameters each; far below SQLite's limit).
+UPSERT_ROWS = 500
 
 Data = dict[Any, Any]
+
+
+def _upsert(dialect: str, rows: list[dict[str, Any]]) -> Insert:
+    """One statement inserting ``rows`` or updating those already there (SQLite, PostgreSQL)."""
+    statement: Any
+    if dialect == "postgresql":
+        statement = postgresql.insert(TelegramData).values(rows)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(TelegramData).values(rows)
+    else:
+        raise NotImplementedError(f"no upsert for {dialect}")
+    return statement.on_conflict_do_update(
+        index_elements=["kind", "key"],
+        set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at},
+    )
 
 
 class DatabasePersistence(BasePersistence[Data, Data, Data]):
@@ -111,6 +129,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
             batch, self._pending = self._pending, {}
             if not batch:
                 return  # an earlier writer took ours along
+            now = utcnow()
             async with self.sessions() as session, session.begin():
                 gone = [key for key, value in batch.items() if value is None]
                 if gone:
@@ -119,24 +138,15 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
                             col(TelegramData.kind) == USER, col(TelegramData.key).in_(gone)
                         )
                     )
-                kept = {key: value for key, value in batch.items() if value is not None}
+                kept = [
+                    {"kind": USER, "key": key, "data": value, "updated_at": now}
+                    for key, value in batch.items()
+                    if value is not None
+                ]
                 if kept:
-                    existing = {
-                        row.key: row
-                        for row in await session.scalars(
-                            select(TelegramData).where(
-                                col(TelegramData.kind) == USER,
-                                col(TelegramData.key).in_(list(kept)),
-                            )
-                        )
-                    }
-                    for key, value in kept.items():
-                        row = existing.get(key)
-                        if row is None:
-                            session.add(TelegramData(kind=USER, key=key, data=value))
-                        elif row.data != value:
-                            row.data = value
-                            row.updated_at = utcnow()
+                    dialect = (await session.connection()).dialect.name
+                    for start in range(0, len(kept), UPSERT_ROWS):
+                        await session.execute(_upsert(dialect, kept[start : start + UPSERT_ROWS]))
 
     async def flush(self) -> None:
         await self._write()
