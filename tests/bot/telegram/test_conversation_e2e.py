@@ -19,19 +19,18 @@ from tests.support.fake_bot_api import FakeBotApi
 RESIDENT = 515151
 
 
-@pytest.fixture
-async def bot(
-    fake_bot_api: FakeBotApi,
-    make_settings: Callable[..., Settings],
-    database_url: str,
-    app_client: AppClient,
-) -> Client:
-    settings = make_settings(
+def _settings(
+    api: FakeBotApi, make_settings: Callable[..., Settings], database_url: str
+) -> Settings:
+    return make_settings(
         database_url=database_url,
-        telegram_token=fake_bot_api.token,
-        telegram_api_base_url=fake_bot_api.base_url,
+        telegram_token=api.token,
+        telegram_api_base_url=api.base_url,
     )
-    client = await app_client(create_app(settings))
+
+
+async def _ready(client: Client) -> Client:
+    """The service with its content built and Telegram polling."""
     async with asyncio.timeout(60):
         while not (
             client.app[keys.KNOWLEDGE].ready
@@ -40,6 +39,17 @@ async def bot(
         ):
             await asyncio.sleep(0.05)
     return client
+
+
+@pytest.fixture
+async def bot(
+    fake_bot_api: FakeBotApi,
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    app_client: AppClient,
+) -> Client:
+    settings = _settings(fake_bot_api, make_settings, database_url)
+    return await _ready(await app_client(create_app(settings)))
 
 
 async def _replies(api: FakeBotApi, chat: int, count: int) -> list[dict[str, Any]]:
@@ -308,28 +318,13 @@ async def test_stop_deletes_the_residents_data(fake_bot_api: FakeBotApi, bot: Cl
         assert await session.scalar(select(func.count()).select_from(QuestionLog)) == 0
 
 
-async def _ready(client: Client) -> Client:
-    async with asyncio.timeout(60):
-        while not (
-            client.app[keys.KNOWLEDGE].ready
-            and client.app[keys.DIRECTORY].ready
-            and client.app[keys.TELEGRAM].running
-        ):
-            await asyncio.sleep(0.05)
-    return client
-
-
 async def test_a_restart_in_the_middle_of_a_step_loses_nothing(
     fake_bot_api: FakeBotApi,
     make_settings: Callable[..., Settings],
     database_url: str,
     app_client: AppClient,
 ) -> None:
-    settings = make_settings(
-        database_url=database_url,
-        telegram_token=fake_bot_api.token,
-        telegram_api_base_url=fake_bot_api.base_url,
-    )
+    settings = _settings(fake_bot_api, make_settings, database_url)
     first = await _ready(await app_client(create_app(settings)))
     fake_bot_api.push_text(RESIDENT, "找服务点")
     [menu] = await _replies(fake_bot_api, RESIDENT, 1)
