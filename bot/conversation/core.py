@@ -15,14 +15,15 @@ import hashlib
 import hmac
 import logging
 from collections.abc import MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col
+from sqlalchemy.sql import Executable
+from sqlmodel import SQLModel, col
 
 from bot.conversation import texts
 from bot.conversation.messages import (
@@ -91,6 +92,26 @@ def pseudonym(secret: str, channel: str, raw_id: str) -> str:
     return digest.hexdigest()[:32]
 
 
+@dataclass
+class _Turn:
+    """One action being answered: whose, where they are, and what it writes to the database."""
+
+    channel: str
+    user_key: str
+    step: Step
+    now: datetime
+    # Rows to insert and statements to run, in order, in one transaction.
+    writes: list[SQLModel | Executable] = field(default_factory=list)
+
+
+async def _write(session: AsyncSession, writes: Sequence[SQLModel | Executable]) -> None:
+    for write in writes:
+        if isinstance(write, SQLModel):
+            session.add(write)
+        else:
+            await session.execute(write)
+
+
 class Conversation:
     def __init__(
         self,
@@ -108,6 +129,7 @@ class Conversation:
         # Rows of question_log as plain dicts, inserted together (no ORM unit of work).
         self._questions: list[dict[str, Any]] = []
         self._flushing: asyncio.Task[None] | None = None
+        self._writing = False
 
     # The question log --------------------------------------------------------------------
 
@@ -121,7 +143,11 @@ class Conversation:
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(QUESTION_LOG_FLUSH_S)
-        await self.flush()
+        self._writing = True
+        try:
+            await self.flush()
+        finally:
+            self._writing = False
 
     async def flush(self) -> None:
         """Write the gathered questions in one transaction (also at shutdown)."""
@@ -131,16 +157,32 @@ class Conversation:
         try:
             async with self.sessions() as session, session.begin():
                 await session.execute(insert(QuestionLog), batch)
+        except asyncio.CancelledError:
+            self._questions[:0] = batch
+            raise
         except Exception:
             log.exception("question log write failed; kept for the next try")
             self._questions[:0] = batch
 
     async def close(self) -> None:
-        if self._flushing is not None:
-            self._flushing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flushing
+        """Write what is gathered. A write under way is let finish: cancelled halfway, it would
+        leave the connection in doubt and lose its batch."""
+        task = self._flushing
+        if task is not None and not task.done():
+            if self._writing:
+                await asyncio.shield(task)
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.flush()
+
+    async def _settle(self) -> None:
+        """Wait for a question-log write under way, so what it holds is in the database (or
+        back in the buffer) before a resident's data is deleted."""
+        task = self._flushing
+        if task is not None and self._writing and not task.done():
+            await asyncio.shield(task)
 
     async def handle(
         self,
@@ -151,23 +193,33 @@ class Conversation:
         store: MutableMapping[Any, Any] | None = None,
     ) -> list[Reply]:
         """Answer one action. The step is read from and written to ``store`` when a channel keeps
-        it itself (Telegram's persisted ``user_data``), otherwise to ``conversation_state``."""
+        it itself (Telegram's persisted ``user_data``), otherwise to ``conversation_state``.
+
+        With ``store``, the database is opened only for an action that writes (feedback, an
+        advisor request, /stop): a question costs no transaction on the reply path."""
         moment = (now or datetime.now(self.tz)).astimezone(self.tz)
+        if isinstance(action, Command) and action.name == "stop":
+            await self._settle()
+        if store is not None:
+            turn = _Turn(channel, user_key, Step.from_dict(store.get(STEP_KEY)), moment)
+            before = turn.step.as_dict()
+            replies = self._dispatch(turn, action)
+            if turn.writes:
+                async with self.sessions() as session, session.begin():
+                    await _write(session, turn.writes)
+            if turn.step.forgotten:
+                store.clear()
+            elif turn.step.as_dict() != before or STEP_KEY not in store:
+                store[STEP_KEY] = turn.step.as_dict()
+            return replies
         async with self.sessions() as session, session.begin():
-            row: ConversationState | None = None
-            if store is None:
-                row = await session.get(ConversationState, f"{channel}:{user_key}")
-                step = Step(row.pending, row.category, row.last_entry_id) if row else Step()
-            else:
-                step = Step.from_dict(store.get(STEP_KEY))
+            row = await session.get(ConversationState, f"{channel}:{user_key}")
+            step = Step(row.pending, row.category, row.last_entry_id) if row else Step()
+            turn = _Turn(channel, user_key, step, moment)
             before = step.as_dict()
-            replies = await self._dispatch(session, channel, user_key, step, action, moment)
-            if store is not None:
-                if step.forgotten:
-                    store.clear()
-                elif step.as_dict() != before or STEP_KEY not in store:
-                    store[STEP_KEY] = step.as_dict()
-            elif step.forgotten:
+            replies = self._dispatch(turn, action)
+            await _write(session, turn.writes)
+            if step.forgotten:
                 if row is not None:
                     await session.delete(row)
             elif row is None:
@@ -185,23 +237,16 @@ class Conversation:
                 row.updated_at = utcnow()
         return replies
 
-    async def _dispatch(
-        self,
-        session: AsyncSession,
-        channel: str,
-        user_key: str,
-        state: Step,
-        action: Action,
-        now: datetime,
-    ) -> list[Reply]:
+    def _dispatch(self, turn: _Turn, action: Action) -> list[Reply]:
+        state = turn.step
         if isinstance(action, Command) and action.name == "stop":
-            return [await self._forget(session, channel, user_key, state)]
+            return [self._forget(turn)]
         if isinstance(action, Command):
             return self._command(action.name, state)
         if isinstance(action, Location):
-            return self._nearby(state, action.latitude, action.longitude, now)
+            return self._nearby(state, action.latitude, action.longitude, turn.now)
         if isinstance(action, Press):
-            return await self._press(session, channel, user_key, state, action.data, now)
+            return self._press(turn, action.data)
         text = action.text.strip()
         if text == texts.ASK_POLICY:
             state.pending = None
@@ -209,22 +254,21 @@ class Conversation:
         if text == texts.FIND_PLACE:
             return [self._choose_category(state)]
         if text == texts.ADVISOR:
-            return [await self._advisor(session, channel, user_key, state)]
+            return [self._advisor(turn)]
         if text == texts.HELP:
             return [Reply(texts.HELP_TEXT, keyboard=texts.MENU)]
         if state.pending == AWAIT_LOCATION and (town := find_town(text)) is not None:
-            return self._in_town(state, town.name, town.latitude, town.longitude, now)
-        return [await self._answer(session, channel, user_key, state, text, now)]
+            return self._in_town(state, town.name, town.latitude, town.longitude, turn.now)
+        return [self._answer(turn, text)]
 
     # Commands and menu --------------------------------------------------------------------
 
-    async def _forget(
-        self, session: AsyncSession, channel: str, user_key: str, state: Step
-    ) -> Reply:
+    def _forget(self, turn: _Turn) -> Reply:
         """/stop: delete everything kept under this resident's key."""
+        user_key, state = turn.user_key, turn.step
         self._questions = [row for row in self._questions if row["user_key"] != user_key]
         for table in (QuestionLog, AnswerFeedback, AdvisorRequest):
-            await session.execute(delete(table).where(col(table.user_key) == user_key))
+            turn.writes.append(delete(table).where(col(table.user_key) == user_key))
         state.pending = state.category = state.last_entry_id = None
         state.forgotten = True
         return Reply(texts.DATA_DELETED)
@@ -245,32 +289,26 @@ class Conversation:
         ]
         return Reply(texts.CHOOSE_CATEGORY, buttons=tuple(rows))
 
-    async def _advisor(
-        self, session: AsyncSession, channel: str, user_key: str, state: Step
-    ) -> Reply:
-        session.add(
-            AdvisorRequest(user_key=user_key, channel=channel, last_question=state.last_entry_id)
+    def _advisor(self, turn: _Turn) -> Reply:
+        turn.writes.append(
+            AdvisorRequest(
+                user_key=turn.user_key,
+                channel=turn.channel,
+                last_question=turn.step.last_entry_id,
+            )
         )
-        if channel == "web":
+        if turn.channel == "web":
             return Reply(texts.ADVISOR_RECORDED_WEB)
         return Reply(texts.ADVISOR_RECORDED)
 
     # Answers ------------------------------------------------------------------------------
 
-    async def _answer(
-        self,
-        session: AsyncSession,
-        channel: str,
-        user_key: str,
-        state: Step,
-        text: str,
-        now: datetime,
-    ) -> Reply:
-        answer = self.knowledge.ask(text, now=now)
+    def _answer(self, turn: _Turn, text: str) -> Reply:
+        answer = self.knowledge.ask(text, now=turn.now)
         self._log_question(
             {
-                "user_key": user_key,
-                "channel": channel,
+                "user_key": turn.user_key,
+                "channel": turn.channel,
                 "text": text[:MAX_LOGGED_CHARS],
                 "entry_id": None if answer.fallback or not answer.entry else answer.entry.id,
                 "score": answer.score,
@@ -282,8 +320,8 @@ class Conversation:
             return Reply(texts.EMPTY_PROMPT)
         if answer.fallback or answer.entry is None:
             return self._fallback(answer)
-        state.last_entry_id = answer.entry.id
-        return self._entry_reply(answer.entry, now)
+        turn.step.last_entry_id = answer.entry.id
+        return self._entry_reply(answer.entry, turn.now)
 
     def _fallback(self, answer: Answer) -> Reply:
         if answer.out_of_scope is not None:
@@ -336,15 +374,8 @@ class Conversation:
 
     # Buttons ------------------------------------------------------------------------------
 
-    async def _press(
-        self,
-        session: AsyncSession,
-        channel: str,
-        user_key: str,
-        state: Step,
-        data: str,
-        now: datetime,
-    ) -> list[Reply]:
+    def _press(self, turn: _Turn, data: str) -> list[Reply]:
+        state, now = turn.step, turn.now
         kind, _, rest = data.partition("|")
         entries = self.knowledge.index.entries
         if kind == "q" and (entry := entries.get(rest)):
@@ -367,8 +398,8 @@ class Conversation:
         if kind == "fb":
             entry_id, _, value = rest.partition("|")
             if entry_id in entries and value in {"0", "1"}:
-                session.add(
-                    AnswerFeedback(user_key=user_key, entry_id=entry_id, helpful=value == "1")
+                turn.writes.append(
+                    AnswerFeedback(user_key=turn.user_key, entry_id=entry_id, helpful=value == "1")
                 )
                 return [Reply(texts.THANKS, acknowledges_press=True)]
         if kind in {"cat", "near"} and rest in CATEGORY_BY_CODE:
@@ -380,7 +411,7 @@ class Conversation:
                 )
             ]
         if kind == "advisor":
-            return [await self._advisor(session, channel, user_key, state)]
+            return [self._advisor(turn)]
         if kind == "v" and (facility := self.directory.index.by_id.get(rest)):
             place = Place(
                 facility.service_id,

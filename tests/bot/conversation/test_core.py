@@ -8,11 +8,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.conversation import texts
-from bot.conversation.core import Conversation, pseudonym
+from bot.conversation.core import QUESTION_LOG_FLUSH_S, Conversation, pseudonym
 from bot.conversation.flood import FloodGuard
 from bot.conversation.messages import Action, Command, Location, Press, Reply, Text
 from bot.conversation.models import (
@@ -207,3 +207,49 @@ def test_flood_guard_slows_after_twenty_a_minute_and_warns_once() -> None:
     assert all(r == (2, False) for r in results[21:])
     assert guard.check("r", now=200.0) == (0.0, False)
     assert guard.check("other", now=24.0) == (0.0, False)
+
+
+async def test_a_telegram_question_opens_no_transaction_but_feedback_is_written(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    opened: list[AsyncSession] = []
+
+    def counting() -> AsyncSession:
+        opened.append(session := sessions())
+        return session
+
+    conversation = await _conversation(sessions)
+    conversation.sessions = counting  # type: ignore[assignment]
+    user_data: dict[str, object] = {}
+    [reply] = await conversation.handle(
+        "telegram", RESIDENT, Text("低保怎么申请"), MONDAY_11, store=user_data
+    )
+    assert "来源：" in reply.text and opened == []
+    assert user_data["step"] == {"last_entry_id": reply.buttons[0][0].data.split("|")[1]}
+    [thanks] = await conversation.handle(
+        "telegram", RESIDENT, Press(reply.buttons[0][0].data), MONDAY_11, store=user_data
+    )
+    assert thanks.text == texts.THANKS and len(opened) == 1
+    await conversation.close()
+    async with sessions() as session:
+        assert len((await session.execute(select(AnswerFeedback))).scalars().all()) == 1
+        assert len((await session.execute(select(QuestionLog))).scalars().all()) == 1
+
+
+async def test_closing_while_a_question_log_write_waits_loses_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    conversation = await _conversation(sessions)
+    async with sessions() as holder, holder.begin():
+        # Hold up the log's write: SQLite's one connection is taken; PostgreSQL's table locked.
+        if holder.get_bind().dialect.name == "postgresql":
+            await holder.execute(text("LOCK TABLE question_log IN EXCLUSIVE MODE"))
+        else:
+            await holder.execute(select(1))
+        await conversation.handle("telegram", RESIDENT, Text("低保怎么申请"), MONDAY_11, store={})
+        await asyncio.sleep(QUESTION_LOG_FLUSH_S + 0.3)  # the write has started and waits
+        closing = asyncio.create_task(conversation.close())
+        await asyncio.sleep(0.2)
+        assert not closing.done()
+    await closing
+    assert [q.text for q in await _logged(sessions)] == ["低保怎么申请"]
