@@ -11,13 +11,13 @@ lands on them and falls back with advice instead of stretching a civil-affairs e
 from __future__ import annotations
 
 import gc
+import heapq
 import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -224,6 +224,8 @@ class KnowledgeIndex:
 
     def _ranked(self, query: Analyzed, today: date) -> list[_Scored]:
         scored = self._candidates(query, today)
+        if not scored:
+            return scored
         weighed = self._weighed(query)
         for candidate in scored:
             candidate.features = self._features(query, weighed, candidate, scored[0].bm25)
@@ -285,36 +287,29 @@ class KnowledgeIndex:
         return excluded
 
     def _candidates(self, query: Analyzed, today: date) -> list[_Scored]:
-        """BM25 over the inverted index, vectorised: each term adds its postings at once."""
+        """BM25 over the inverted index: each term adds its postings. A question has a handful
+        of terms with a few postings each; plain dictionaries beat arrays at that size."""
         postings = self.postings
-        scores = np.zeros(len(self.docs), dtype=np.float64)
+        scores: dict[int, float] = defaultdict(float)
         for term in set(query.terms):
-            span = postings.spans.get(term)
-            if span is not None:
-                start, end = span
-                scores[postings.docs[start:end]] += (
-                    KIND_WEIGHT[term[0]] * postings.weights[start:end]
-                )
+            weight = KIND_WEIGHT[term[0]]
+            for doc, bm25 in postings.get(term, ()):
+                scores[doc] += weight * bm25
+        sound_weight = KIND_WEIGHT["p"]
         for group in set(query.pinyin_groups):
-            spans = [span for term in group if (span := postings.spans.get(term)) is not None]
-            if len(spans) == 1:
-                start, end = spans[0]
-                scores[postings.docs[start:end]] += KIND_WEIGHT["p"] * postings.weights[start:end]
-            elif spans:
-                # Heteronyms: the best-matching reading counts, not all of them.
-                best = np.zeros(len(self.docs), dtype=np.float64)
-                for start, end in spans:
-                    where = postings.docs[start:end]
-                    best[where] = np.maximum(best[where], postings.weights[start:end])
-                scores += KIND_WEIGHT["p"] * best
+            # Heteronyms: the best-matching reading counts, not all of them.
+            best: dict[int, float] = {}
+            for term in group:
+                for doc, bm25 in postings.get(term, ()):
+                    if bm25 > best.get(doc, 0.0):
+                        best[doc] = bm25
+            for doc, bm25 in best.items():
+                scores[doc] += sound_weight * bm25
         excluded = self._excluded_on(today)
-        if excluded:
-            scores[list(excluded)] = 0.0
-        if len(scores) > CANDIDATES:
-            top = np.argpartition(-scores, CANDIDATES)[:CANDIDATES]
-        else:
-            top = np.arange(len(scores))
-        ranked = sorted(((float(scores[i]), int(i)) for i in top if scores[i] > 0.0), reverse=True)
+        ranked = heapq.nlargest(
+            CANDIDATES,
+            ((score, doc) for doc, score in scores.items() if score > 0.0 and doc not in excluded),
+        )
         return [_Scored(index=doc, bm25=score) for score, doc in ranked]
 
     def _weight(self, term: str) -> float:
@@ -436,17 +431,13 @@ def evidence(
     return out
 
 
-@dataclass(frozen=True)
-class Postings:
-    """The inverted index in one flat layout: term -> (start, end) into two arrays, the
-    documents and their BM25 weights (IDF times the saturated, length-normalised frequency)."""
-
-    spans: dict[str, tuple[int, int]]
-    docs: np.ndarray[Any, np.dtype[np.int32]]
-    weights: np.ndarray[Any, np.dtype[np.float64]]
+# The inverted index: term -> the documents holding it, each with its BM25 weight (IDF times the
+# saturated, length-normalised frequency), in document order.
+Postings = dict[str, tuple[tuple[int, float], ...]]
 
 
 def _bm25_postings(bags: Sequence[Counter[str]]) -> tuple[Postings, dict[str, float]]:
+    """Computed as arrays (thousands of terms at once), kept as tuples (read a few at a time)."""
     n = len(bags)
     ids: dict[str, int] = {}
     term_ids: list[int] = []
@@ -466,12 +457,11 @@ def _bm25_postings(bags: Sequence[Counter[str]]) -> tuple[Postings, dict[str, fl
     df = np.bincount(terms, minlength=len(ids))
     idf = np.log1p((n - df + 0.5) / (df + 0.5))
     weights = idf[terms] * tf * (K1 + 1) / (tf + norm[docs])
-    order = np.argsort(terms, kind="stable")
-    ends = np.cumsum(df)
-    starts = ends - df
+    gathered: list[list[tuple[int, float]]] = [[] for _ in ids]
+    for term_id, doc, weight in zip(term_ids, doc_ids, weights.tolist(), strict=True):
+        gathered[term_id].append((doc, weight))
     names = list(ids)
-    spans = dict(zip(names, zip(starts.tolist(), ends.tolist(), strict=True), strict=True))
-    postings = Postings(spans, docs[order], weights[order])
+    postings = {name: tuple(pairs) for name, pairs in zip(names, gathered, strict=True)}
     return postings, dict(zip(names, idf.tolist(), strict=True))
 
 
