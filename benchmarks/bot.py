@@ -1,6 +1,6 @@
 """Telegram throughput and latency of the full bot, and ``POST /api/ask`` throughput and latency.
 
-    .venv/bin/python benchmarks/bot.py [--quick] [--messages 2000] [--chats 200]
+    .venv/bin/python benchmarks/bot.py [--quick] [--messages 2000] [--chats 200] [--rounds 3]
         [--latency-seconds 20] [--ask-seconds 10] [--echo-reference 32]
         [--only telegram|ask] [--no-wrk]
 
@@ -34,14 +34,20 @@ How it is measured, and why so:
   with one change made before start: ``bot.telegram.lifecycle.AIORateLimiter`` builds the
   limiter with ``overall_max_rate=0`` (no overall cap; the limiter and its per-call work stay).
   This is the comparison that shows the service's own cost.
-- A reference row: the uncapped echo bot once more with ``concurrent_updates(32)``. With up to
-  256 updates at once, up to 256 sendMessage calls are in flight, and httpcore's connection pool
-  (under httpx, under python-telegram-bot) matches every waiting request against every
-  connection each time a request starts or ends, so the echo bot then spends more CPU per reply
-  in its pool than on anything else. The service is spared part of that: its per-chat lock and
-  database work keep fewer sends in flight. The ratio to the reference row is the plain cost of
-  the service over python-telegram-bot; the ratio to the identically built echo bot is the one
-  the target names.
+- Two reference rows, uncapped: the echo bot once more with ``concurrent_updates(32)``, and a
+  bare echo bot, python-telegram-bot's defaults (``ApplicationBuilder().token().base_url()``:
+  one update at a time, no rate limiter), which is the least python-telegram-bot can do per
+  message. Before ``build_application`` gave PTB a ``SlottedRequest`` (at most 32 calls inside
+  httpx at once), up to 256 sends were in flight, httpcore's pool spent three quarters of the
+  echo bot's CPU matching requests to connections, and its cost per reply swung between 3 and
+  9 ms from one burst to the next; the reference rows showed it. The ratio the target names is
+  the one to the identically built echo bot; the other two say what the rest costs.
+- Rounds. The uncapped bots (echo, reference echo, service) are started once and kept
+  polling; then the bursts alternate between them, ``--rounds`` times (3), the order reversed
+  every other round. This machine's speed drifts from minute to minute, and a single burst of
+  each, a minute apart, gave ratios from 0.53 to 0.93 for the same code; alternating puts the
+  drift on every bot alike. Each round's ratio compares bursts run back to back, and the target
+  is checked on the median of those ratios. Every round is printed.
 - A burst of N text messages (residents' questions from ``../shared/eval/qa_dev.jsonl`` and
   ``tests/knowledge/heldout_questions.jsonl``) is pushed at once, spread over many chats so that
   no resident passes the flood guard (20 a minute); throughput is N over the time from the first
@@ -77,6 +83,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -324,10 +331,12 @@ async def running_echo_bot(
     folder: Path, env: dict[str, str], uncapped: bool, concurrency: int
 ) -> AsyncIterator[Proc]:
     """The echo bot in a subprocess with the service's environment; ``concurrency`` 0 keeps
-    the service's ``concurrent_updates``."""
+    the service's ``concurrent_updates``, -1 is the bare echo bot (python-telegram-bot's
+    defaults, not ``build_application``)."""
     log = folder / "echo.log"
-    command = [sys.executable, SCRIPT, "--role", "echo", "--concurrency", str(concurrency)]
+    command = [sys.executable, SCRIPT, "--role", "echo", "--concurrency", str(max(concurrency, 0))]
     command += ["--uncapped"] if uncapped else []
+    command += ["--bare"] if concurrency < 0 else []
     with log.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
             *command,
@@ -472,6 +481,7 @@ class TelegramResult:
     burst: dict[str, float]
     steady: dict[str, Any] | None = None
     errors: dict[str, int] = field(default_factory=dict)
+    round: int = 0
 
     @property
     def label(self) -> str:
@@ -479,59 +489,120 @@ class TelegramResult:
             return "minzheng serve (full bot)"
         if self.bot == "echo":
             return "PTB echo bot (same builder)"
+        if self.bot == "bare":
+            return "  bare PTB echo bot (defaults)"
         return f"  same, concurrent_updates={self.bot.split('-')[1]}"
 
 
-async def telegram_round(
-    bot: str,
-    mode: str,
-    args: argparse.Namespace,
-    questions: Sequence[str],
-) -> TelegramResult:
+@dataclass
+class RunningBot:
+    bot: str
+    mode: str
+    fake: FakeBotApi
+    proc: Proc
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    bot: str, mode: str, questions: Sequence[str], stack_folder: Path
+) -> AsyncIterator[RunningBot]:
+    """A bot in its own process against its own double, polling and warmed up."""
     capped = mode == "capped"
     fake = FakeBotApi()
     await fake.start()
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-bot-") as name:
-            folder = Path(name)
-            env = {
-                "MINZHENG_TELEGRAM_TOKEN": fake.token,
-                "MINZHENG_TELEGRAM_API_BASE_URL": fake.base_url,
-                "MINZHENG_SEND_RATE": "30",
-            }
-            async with contextlib.AsyncExitStack() as stack:
-                if bot == "service":
-                    proc, _ = await stack.enter_async_context(
-                        running_service(folder, env, uncapped=not capped)
-                    )
-                else:
-                    concurrency = int(bot.split("-")[1]) if "-" in bot else 0
-                    proc = await stack.enter_async_context(
-                        running_echo_bot(folder, env, not capped, concurrency)
-                    )
-                await wait_polling(fake, proc)
-                # Warm-up on chats of their own: imports, first queries, and (uncapped) as many
-                # sends at once as the burst will have, so that the connection pool is full-sized.
-                warm_n = 100 if capped else 300
-                warm = list(range(8_000_001, 8_000_001 + warm_n))
-                await burst(fake, proc, questions, warm_n, warm, timeout=60)
-                await asyncio.sleep(0.5)
-                chats = list(range(1_000_001, 1_000_001 + args.chats))
-                limit = args.messages / (30.0 if capped else 20.0) + 60
-                with gc_paused():
-                    figures = await burst(fake, proc, questions, args.messages, chats, limit)
-                result = TelegramResult(bot, mode, figures)
-                if capped and args.latency_seconds > 0 and "-" not in bot:
-                    await asyncio.sleep(2)  # let the limiter's bucket drain
-                    steady_chats = list(range(2_000_001, 2_000_001 + args.chats))
-                    with gc_paused():
-                        result.steady = await steady(
-                            fake, proc, questions, args.rate, args.latency_seconds, steady_chats
-                        )
-                result.errors = proc.errors()
-                return result
+        folder = stack_folder / f"{bot}-{mode}"
+        folder.mkdir()
+        env = {
+            "MINZHENG_TELEGRAM_TOKEN": fake.token,
+            "MINZHENG_TELEGRAM_API_BASE_URL": fake.base_url,
+            "MINZHENG_SEND_RATE": "30",
+        }
+        async with contextlib.AsyncExitStack() as stack:
+            if bot == "service":
+                proc, _ = await stack.enter_async_context(
+                    running_service(folder, env, uncapped=not capped)
+                )
+            else:
+                concurrency = -1 if bot == "bare" else int(bot.split("-")[1]) if "-" in bot else 0
+                proc = await stack.enter_async_context(
+                    running_echo_bot(folder, env, not capped, concurrency)
+                )
+            await wait_polling(fake, proc)
+            running = RunningBot(bot, mode, fake, proc)
+            await warm_up(running, questions)
+            yield running
     finally:
         await fake.stop()
+
+
+async def warm_up(running: RunningBot, questions: Sequence[str]) -> None:
+    """A burst on chats of their own: imports and first queries at start, and (uncapped) as
+    many sends at once as the measured burst will have, so that the connection pool is
+    full-sized. httpx closes a connection idle for 5 s, and each bot idles while the others
+    start or run: so every measured burst is warmed just before."""
+    warm_n = 100 if running.mode == "capped" else 300
+    warm = list(range(8_000_001, 8_000_001 + warm_n))
+    await burst(running.fake, running.proc, questions, warm_n, warm, timeout=60)
+    await asyncio.sleep(0.5)
+
+
+async def measure(
+    running: RunningBot, args: argparse.Namespace, questions: Sequence[str], round_: int = 0
+) -> TelegramResult:
+    """One burst (and, capped, the steady latency run) on chats no earlier round used, so that
+    no resident passes the flood guard."""
+    capped = running.mode == "capped"
+    fake, proc = running.fake, running.proc
+    await warm_up(running, questions)
+    first = 1_000_001 + round_ * args.chats
+    chats = list(range(first, first + args.chats))
+    limit = args.messages / (30.0 if capped else 20.0) + 60
+    errors_before = proc.errors()
+    with gc_paused():
+        figures = await burst(fake, proc, questions, args.messages, chats, limit)
+    result = TelegramResult(running.bot, running.mode, figures, round=round_)
+    if capped and args.latency_seconds > 0 and "-" not in running.bot:
+        await asyncio.sleep(2)  # let the limiter's bucket drain
+        steady_chats = list(range(2_000_001, 2_000_001 + args.chats))
+        with gc_paused():
+            result.steady = await steady(
+                fake, proc, questions, args.rate, args.latency_seconds, steady_chats
+            )
+    result.errors = {
+        reason: n - errors_before.get(reason, 0)
+        for reason, n in proc.errors().items()
+        if n > errors_before.get(reason, 0)
+    }
+    await asyncio.sleep(0.5)
+    return result
+
+
+async def telegram_results(
+    args: argparse.Namespace, questions: Sequence[str]
+) -> list[TelegramResult]:
+    """Uncapped: every bot is started once, then the bursts alternate between them for
+    ``--rounds`` rounds (the order reversed every other round), so that the machine's drift
+    from minute to minute falls on all of them alike. Capped: one burst each."""
+    results: list[TelegramResult] = []
+    with tempfile.TemporaryDirectory(prefix="bench-bot-") as name:
+        folder = Path(name)
+        bots = ["echo", "bare", "service"]
+        if args.echo_reference:
+            bots.insert(1, f"echo-{args.echo_reference}")
+        async with contextlib.AsyncExitStack() as stack:
+            running = [
+                await stack.enter_async_context(running_bot(bot, "uncapped", questions, folder))
+                for bot in bots
+            ]
+            for round_ in range(args.rounds):
+                order = running if round_ % 2 == 0 else running[::-1]
+                for each in order:
+                    results.append(await measure(each, args, questions, round_))
+        for bot in ("echo", "service"):
+            async with running_bot(bot, "capped", questions, folder) as each:
+                results.append(await measure(each, args, questions))
+    return results
 
 
 # POST /api/ask -------------------------------------------------------------------------------
@@ -666,7 +737,7 @@ def lift_send_cap() -> None:
     vars(lifecycle)["AIORateLimiter"] = uncapped
 
 
-def role_echo(uncapped: bool, concurrency: int) -> None:
+def role_echo(uncapped: bool, concurrency: int, bare: bool = False) -> None:
     """The echo bot: python-telegram-bot exactly as ``build_application`` configures it from the
     same ``MINZHENG_*`` variables (base URL, rate limiter, concurrent updates, connection pools),
     with one echo handler in place of the service's handlers and the same long poll."""
@@ -693,7 +764,19 @@ def role_echo(uncapped: bool, concurrency: int) -> None:
         if message is not None and message.text:
             await message.reply_text(message.text, do_quote=False)
 
-    application = build_application(Settings())
+    settings = Settings()
+    if bare:
+        # python-telegram-bot's defaults: one update at a time, no rate limiter.
+        token = settings.telegram_token
+        assert token is not None and settings.telegram_api_base_url
+        application = (
+            ApplicationBuilder()
+            .token(token.get_secret_value())
+            .base_url(settings.telegram_api_base_url)
+            .build()
+        )
+    else:
+        application = build_application(settings)
     for group, handlers in list(application.handlers.items()):
         for handler in list(handlers):
             application.remove_handler(handler, group)
@@ -815,7 +898,7 @@ def print_telegram(results: list[TelegramResult], args: argparse.Namespace) -> N
             what = "production cap: MINZHENG_SEND_RATE=30 in both"
         print(f"\n {mode}: {what}; the service's concurrent_updates unless noted")
         print(
-            f"  {'bot':<32} {'replies/s':>9} {'CPU ms/reply':>12} {'bot':>5} {'loop':>5} "
+            f"  {'bot':<40} {'replies/s':>9} {'CPU ms/reply':>12} {'bot':>5} {'loop':>5} "
             f"{'double':>6} {'others':>6}"
         )
         for r in rows:
@@ -825,23 +908,26 @@ def print_telegram(results: list[TelegramResult], args: argparse.Namespace) -> N
                 note += f"  only {int(b['replies'])}/{int(b['n'])} replies"
             if b["not_answers"]:
                 note += f"  {int(b['not_answers'])} not answers (failed/starting/flood)"
+            label = r.label if mode == "capped" else f"{r.label.rstrip()}, round {r.round + 1}"
             print(
-                f"  {r.label:<32} {b['rate']:>9.1f} {b['cpu_ms_per_reply']:>12.2f} "
+                f"  {label:<40} {b['rate']:>9.1f} {b['cpu_ms_per_reply']:>12.2f} "
                 f"{b['bot_cpu']:>5.0%} {b['loop_cpu']:>5.0%} {b['double_cpu']:>6.0%} "
                 f"{b['others_cpu']:>6.0%}{note}"
             )
             if r.errors:
-                print(f"  {'':<32} logged errors: {error_note(r.errors)}")
-        by_bot = {r.bot: r for r in rows}
-        service = by_bot.get("service")
-        for r in rows:
-            if r.bot == "service" or service is None:
+                print(f"  {'':<40} logged errors: {error_note(r.errors)}")
+        for reference in sorted({r.bot for r in rows} - {"service"}):
+            ratios = paired_ratios(rows, reference)
+            if not ratios:
                 continue
-            ratio = service.burst["rate"] / r.burst["rate"]
-            same = r.bot == "echo"
+            label = next(r.label for r in rows if r.bot == reference).strip()
+            same = reference == "echo"
+            middle = statistics.median(ratios)
+            each = ", ".join(f"{x:.2f}" for x in ratios)
             print(
-                f"  ratio service / {r.label.strip()}: {ratio:.2f}"
-                + (f" (target >= {TARGET_RATIO}) {mark(ratio >= TARGET_RATIO)}" if same else "")
+                f"  ratio service / {label}: {middle:.2f}"
+                + (f" (median of rounds: {each})" if len(ratios) > 1 else "")
+                + (f" (target >= {TARGET_RATIO}) {mark(middle >= TARGET_RATIO)}" if same else "")
             )
     steadies = [r for r in results if r.steady is not None]
     if steadies:
@@ -904,28 +990,48 @@ def print_ask(figures: dict[str, Any], args: argparse.Namespace) -> None:
 Row = tuple[str, str, str, str]  # what, measured, target, verdict
 
 
+def paired_ratios(rows: Sequence[TelegramResult], reference: str) -> list[float]:
+    """The service's replies/s over the reference bot's, round by round (bursts of one round
+    ran back to back)."""
+    by_round = {(r.bot, r.round): r.burst["rate"] for r in rows}
+    return [
+        by_round[("service", n)] / by_round[(reference, n)]
+        for n in sorted({r.round for r in rows})
+        if ("service", n) in by_round and by_round.get((reference, n))
+    ]
+
+
 def telegram_summary(results: list[TelegramResult]) -> list[Row]:
     rows: list[Row] = []
     by_key = {(r.bot, r.mode): r for r in results}
     for mode in ("uncapped", "capped"):
-        service, echo = by_key.get(("service", mode)), by_key.get(("echo", mode))
-        if service and echo:
-            ratio = service.burst["rate"] / echo.burst["rate"]
+        rows_ = [r for r in results if r.mode == mode]
+        ratios = paired_ratios(rows_, "echo")
+        if ratios:
+            middle = statistics.median(ratios)
+            rates = {
+                bot: statistics.median(r.burst["rate"] for r in rows_ if r.bot == bot)
+                for bot in ("service", "echo")
+            }
+            rounds = f" (median of {len(ratios)})" if len(ratios) > 1 else ""
             rows.append(
                 (
-                    f"Telegram replies/s, service / echo bot, {mode}",
-                    f"{service.burst['rate']:.0f} / {echo.burst['rate']:.0f} = {ratio:.2f}",
+                    f"Telegram replies/s, service / echo bot, {mode}{rounds}",
+                    f"{rates['service']:.0f} / {rates['echo']:.0f}: {middle:.2f}",
                     f">= {TARGET_RATIO}",
-                    mark(ratio >= TARGET_RATIO),
+                    mark(middle >= TARGET_RATIO),
                 )
             )
-        references = [r for (bot, m), r in by_key.items() if m == mode and "-" in bot]
-        if service and references:
-            ref = references[0]
+        for ref in sorted({r.bot for r in rows_ if "-" in r.bot or r.bot == "bare"}):
+            what = (
+                "bare echo bot (PTB defaults)"
+                if ref == "bare"
+                else f"echo bot with concurrent_updates={ref.split('-')[1]}"
+            )
             rows.append(
                 (
-                    f"  the same / echo bot with concurrent_updates={ref.bot.split('-')[1]}",
-                    f"{service.burst['rate'] / ref.burst['rate']:.2f}",
+                    f"  the same / {what}",
+                    f"{statistics.median(paired_ratios(rows_, ref)):.2f}",
                     "(reference)",
                     "",
                 )
@@ -979,13 +1085,7 @@ async def main(args: argparse.Namespace) -> None:
     )
     summary: list[Row] = []
     if args.only in (None, "telegram"):
-        results = []
-        for mode in ("uncapped", "capped"):
-            bots = ["echo", "service"]
-            if mode == "uncapped" and args.echo_reference:
-                bots.insert(1, f"echo-{args.echo_reference}")
-            for bot in bots:
-                results.append(await telegram_round(bot, mode, args, questions))
+        results = await telegram_results(args, questions)
         print_telegram(results, args)
         summary += telegram_summary(results)
     if args.only in (None, "ask"):
@@ -1014,6 +1114,12 @@ def parse() -> argparse.Namespace:
         metavar="N",
         help="also run the uncapped echo bot with concurrent_updates=N (0: do not)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="uncapped bursts per bot, alternating between the bots (the median counts)",
+    )
     parser.add_argument("--only", choices=["telegram", "ask"])
     parser.add_argument("--no-wrk", action="store_true", help="use the aiohttp client only")
     # Internal: how this script runs its own subprocesses.
@@ -1021,6 +1127,7 @@ def parse() -> argparse.Namespace:
         "--role", choices=["echo", "serve-uncapped", "ask-client"], help=argparse.SUPPRESS
     )
     parser.add_argument("--uncapped", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--questions", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=["max", "open"], help=argparse.SUPPRESS)
@@ -1032,6 +1139,7 @@ def parse() -> argparse.Namespace:
         args.messages = min(args.messages, 300)
         args.chats = min(args.chats, 60)
         args.latency_seconds = min(args.latency_seconds, 5.0)
+        args.rounds = 1
         args.ask_seconds = min(args.ask_seconds, 3.0)
     return args
 
@@ -1039,7 +1147,7 @@ def parse() -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = parse()
     if arguments.role == "echo":
-        role_echo(arguments.uncapped, arguments.concurrency)
+        role_echo(arguments.uncapped, arguments.concurrency, arguments.bare)
     elif arguments.role == "serve-uncapped":
         role_serve_uncapped()
     elif arguments.role == "ask-client":

@@ -80,6 +80,11 @@ class FakeBotApi:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        # Seconds each call takes before it is answered (a network's round trip), and how many
+        # calls were being answered at once, at most.
+        self.latency = 0.0
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._methods: dict[str, Callable[[Params], Any]] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
@@ -291,7 +296,11 @@ class FakeBotApi:
             return _error(ApiError(404, "Not Found"))
         params = await _read_params(request)
         call = Call(method=_canonical(method, self._methods), params=params)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
+            if self.latency and call.method != "getUpdates":
+                await asyncio.sleep(self.latency)
             self._planned_failure(call.method)
             result = handler(params)
             if asyncio.iscoroutine(result):
@@ -300,6 +309,7 @@ class FakeBotApi:
             call.error = exc
             return _error(exc)
         finally:
+            self.in_flight -= 1
             self.calls.append(call)
             await self._notify()
         return web.json_response({"ok": True, "result": result})
