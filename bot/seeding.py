@@ -32,6 +32,12 @@ async def seed_directory(engine: AsyncEngine) -> DirectoryImport:
         return await import_services(session, sample_services())
 
 
+def _fields(prefix: str, report: ImportReport | DirectoryImport) -> dict[str, object]:
+    """A report as log fields. Prefixed: a bare "created" would collide with the log record's
+    own attribute, and logging refuses the whole message."""
+    return {f"{prefix}_{name}": value for name, value in report.as_dict().items()}
+
+
 async def seed_if_empty(engine: AsyncEngine) -> ImportReport | None:
     """On a new installation, load the shipped knowledge and the sample directory."""
     async with session_factory(engine)() as session:
@@ -39,11 +45,11 @@ async def seed_if_empty(engine: AsyncEngine) -> ImportReport | None:
         places = (await session.execute(select(func.count()).select_from(DirService))).scalar_one()
     if not places:
         directory = await seed_directory(engine)
-        log.info("empty directory: loaded the sample data", extra=directory.as_dict())
+        log.info("empty directory: loaded the sample data", extra=_fields("services", directory))
     if entries:
         return None
     report = await seed_knowledge(engine)
-    log.info("empty knowledge base: loaded the shipped content", extra=report.as_dict())
+    log.info("empty knowledge base: loaded the shipped content", extra=_fields("entries", report))
     return report
 
 

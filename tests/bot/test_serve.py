@@ -106,6 +106,33 @@ async def test_serve_answers_health_and_metrics_then_stops_cleanly_on_sigterm(
     assert serve.records()[-1]["msg"] == "stopped"
 
 
+async def test_a_first_start_on_an_empty_database_loads_the_shipped_content(
+    start_serve: Any,
+) -> None:
+    """``minzheng serve`` alone (as the container runs it), no ``seed`` before: the shipped
+    knowledge and the sample directory are loaded, and a resident's question is answered."""
+    serve = await start_serve()
+    url = (await serve.wait_for_record("serving"))["url"]
+    loaded = await serve.wait_for_record("empty knowledge base: loaded the shipped content")
+    assert loaded["entries_created"]
+    places = await serve.wait_for_record("empty directory: loaded the sample data")
+    assert places["services_created"]
+    async with asyncio.timeout(30):
+        while True:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(url + "api/ask", json={"question": "低保怎么申请"}) as response,
+            ):
+                answer = await response.json()
+            if response.status == 200 and not answer["fallback"]:
+                break
+            await asyncio.sleep(0.2)
+    assert "dibao" in answer["entry_id"]
+    code, _ = await serve.stop()
+    assert code == 0
+    assert not [r for r in serve.records() if r["level"] in ("error", "critical")], serve.log_text()
+
+
 async def test_serve_with_telegram_polling_stops_within_five_seconds(
     start_serve: Any, fake_bot_api: FakeBotApi
 ) -> None:
