@@ -146,13 +146,22 @@ async def _purge_daily(app: web.Application) -> None:
     settings = app[keys.SETTINGS]
     await app[keys.DATABASE_STATE].migrated.wait()
     while True:
-        try:
-            purged = await purge_expired(
+        run = asyncio.ensure_future(
+            purge_expired(
                 app[keys.SESSIONS],
                 keep_days=settings.question_log_days,
                 now=datetime.now(settings.tz),
             )
+        )
+        try:
+            # Stopping lets a purge under way finish: cancelled halfway, its delete would be
+            # rolled back and leave the connection in doubt for the last writes.
+            purged = await asyncio.shield(run)
             log.info("retention purge done", extra=purged.as_dict())
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await run
+            raise
         except Exception:
             log.exception("retention purge failed; tried again tomorrow")
         await asyncio.sleep(PURGE_EVERY_S)

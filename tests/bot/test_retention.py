@@ -6,14 +6,14 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from subprocess import PIPE
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -21,8 +21,10 @@ from bot.conversation.models import AnswerFeedback, ConversationState, QuestionL
 from bot.database import engine_context, session_factory
 from bot.migrate import upgrade
 from bot.retention import purge_expired
-from bot.settings import SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 from bot.telegram.models import TelegramData
+from bot.web import app as web_app
+from tests.conftest import AppClient
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=TZ)
@@ -116,3 +118,50 @@ async def test_purge_command_reports_what_it_deleted(
     assert process.returncode == 0, stderr.decode()
     assert json.loads(stdout)["questions"] == 1
     assert await _count(sessions, QuestionLog) == 1
+
+
+async def test_a_purge_under_way_at_shutdown_is_finished(
+    database_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    app_client: AppClient,
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stopping the service lets a purge that has started finish: cancelled halfway, its delete
+    would be rolled back and leave the connection in doubt for the last writes."""
+    monkeypatch.setattr(web_app, "PURGE_EVERY_S", 0.2)
+    client = await app_client(web_app.create_app(make_settings(database_url=database_url)))
+    async with asyncio.timeout(30):
+        # Started, and done loading the shipped content (its writes would meet the lock below).
+        while (await client.get("/healthz")).status != 200 or (
+            await (await client.post("/api/ask", json={"question": "低保怎么申请"})).json()
+        ).get("fallback", True):
+            await asyncio.sleep(0.05)
+    for _ in range(20):
+        await _fill(sessions, 400, "old")
+        holder = sessions()
+        await holder.begin()
+        # Hold up the next purge: PostgreSQL's table locked, SQLite's file write-locked.
+        if holder.get_bind().dialect.name == "postgresql":
+            await holder.execute(text("LOCK TABLE question_log IN EXCLUSIVE MODE"))
+        else:
+            holder.add(
+                QuestionLog(user_key="new", channel="web", text="低保", score=0.9, fallback=False)
+            )
+            await holder.flush()
+        old = select(func.count()).where(col(QuestionLog.user_key) == "old")
+        if await holder.scalar(old):
+            break  # the old rows are in, and no purge can take them before the lock goes
+        await holder.rollback()
+        await holder.close()
+    await asyncio.sleep(0.6)  # a purge has started and waits
+    stopping = asyncio.create_task(client.close())
+    await asyncio.sleep(0.3)
+    assert not stopping.done()
+    await holder.commit()
+    await holder.close()
+    await stopping
+    assert await _count(sessions, AnswerFeedback) == 0
+    async with sessions() as session:
+        left = (await session.execute(select(col(QuestionLog.user_key)))).scalars().all()
+    assert "old" not in left
