@@ -1069,9 +1069,9 @@ def ask_summary(figures: dict[str, Any]) -> list[Row]:
 
 
 def print_summary(rows: list[Row]) -> None:
-    print(f"\nSummary\n  {'':<56} {'measured':<20} {'target':<12}")
+    print(f"\nSummary\n  {'':<64} {'measured':<20} {'target':<12}")
     for what, measured, target, verdict in rows:
-        print(f"  {what:<56} {measured:<20} {target:<12} {verdict}")
+        print(f"  {what:<64} {measured:<20} {target:<12} {verdict}")
 
 
 async def main(args: argparse.Namespace) -> None:
