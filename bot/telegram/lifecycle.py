@@ -55,8 +55,8 @@ class SlottedRequest(HTTPXRequest):
     httpcore's connection pool matches every waiting request against every connection, and asks
     every idle connection's socket whether it is still open, each time a request starts or ends.
     With hundreds of calls at once (a burst with 256 updates in flight) that bookkeeping took
-    three quarters of the process's CPU. Calls beyond ``slots`` wait on a semaphore instead,
-    which costs nothing per waiter, and the pool stays small."""
+    three quarters of the process's CPU. Calls beyond ``slots`` wait on a semaphore instead, in
+    order and at no cost per waiter, and the pool stays small."""
 
     def __init__(self, slots: int = SEND_SLOTS, **kwargs: Any) -> None:
         super().__init__(connection_pool_size=slots, **kwargs)
