@@ -7,7 +7,8 @@
 Targets (issue 5): Telegram replies/s of the full bot >= 0.8 x a python-telegram-bot echo bot;
 p99 from update to reply <= 100 ms at a steady 30 messages/s; ``/api/ask`` >= 1,000 requests/s
 and p99 <= 20 ms at a steady 200 requests/s. Prints figures; asserts nothing. A full run takes
-about six minutes (two bursts of 2,000 at 30/s take over a minute each), ``--quick`` about two.
+about seven minutes (3 uncapped rounds; two bursts of 2,000 at 30/s take over a minute each),
+``--quick`` about two.
 The machine is shared and noisy: each figure comes with the CPU other processes used meanwhile
 ("others", in % of one core), so that a disturbed run can be told from a slow one.
 
