@@ -167,14 +167,13 @@ class Conversation:
     async def close(self) -> None:
         """Write what is gathered. A write under way is let finish: cancelled halfway, it would
         leave the connection in doubt and lose its batch."""
+        await self._settle()
         task = self._flushing
         if task is not None and not task.done():
-            if self._writing:
-                await asyncio.shield(task)
-            else:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            # Still waiting to write: write now instead.
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.flush()
 
     async def _settle(self) -> None:
