@@ -25,7 +25,6 @@ from telegram.ext import (
     BasePersistence,
     ContextTypes,
 )
-from telegram.request import HTTPXRequest, RequestData
 
 from bot import keys
 from bot.settings import Settings
@@ -37,41 +36,13 @@ from bot.telegram.handlers import (
     register_handlers,
 )
 from bot.telegram.persistence import DatabasePersistence
+from bot.telegram.transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
-
-# Bot API calls in flight at once. At Telegram's 30 messages/s and a few hundred milliseconds a
-# call, about ten are in flight; the rest wait their turn.
-SEND_SLOTS = 32
 
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 POLL_TIMEOUT_S = 10
-
-
-class SlottedRequest(HTTPXRequest):
-    """python-telegram-bot's httpx request, with at most ``slots`` calls inside httpx at once.
-
-    httpcore's connection pool matches every waiting request against every connection, and asks
-    every idle connection's socket whether it is still open, each time a request starts or ends.
-    With hundreds of calls at once (a burst with 256 updates in flight) that bookkeeping took
-    three quarters of the process's CPU. Calls beyond ``slots`` wait on a semaphore instead, in
-    order and at no cost per waiter, and the pool stays small."""
-
-    def __init__(self, slots: int = SEND_SLOTS, **kwargs: Any) -> None:
-        super().__init__(connection_pool_size=slots, **kwargs)
-        self._slots = asyncio.Semaphore(slots)
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        *args: Any,
-        **kwargs: Any,
-    ) -> tuple[int, bytes]:
-        async with self._slots:
-            return await super().do_request(url, method, request_data, *args, **kwargs)
 
 
 def build_application(
@@ -85,7 +56,10 @@ def build_application(
         .context_types(ContextTypes(context=MinzhengContext))
         # Different residents at once; one resident's messages in order (a lock per chat).
         .concurrent_updates(True)
-        .request(SlottedRequest())
+        # Bot API calls over aiohttp's client: a third of httpx's CPU a call (transport.py).
+        .request(AiohttpRequest())
+        # The long poll has a connection of its own, so sends never wait behind it.
+        .get_updates_request(AiohttpRequest(slots=1))
         # A 429 is retried after Telegram's retry_after, up to three times.
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate, max_retries=3))
     )

@@ -52,6 +52,8 @@ class Call:
     method: str
     params: Params
     at: float = field(default_factory=time.monotonic)
+    # How the parameters came: "application/json", a form's type, or "" for a query string.
+    content_type: str = ""
     # Set when the double refused the call (the error it answered).
     error: ApiError | None = None
 
@@ -294,8 +296,13 @@ class FakeBotApi:
         )
         if handler is None:
             return _error(ApiError(404, "Not Found"))
+        content_type = request.content_type if request.can_read_body else ""
         params = await _read_params(request)
-        call = Call(method=_canonical(method, self._methods), params=params)
+        call = Call(
+            method=_canonical(method, self._methods),
+            params=params,
+            content_type=content_type,
+        )
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:

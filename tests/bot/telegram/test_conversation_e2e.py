@@ -59,10 +59,15 @@ async def _replies(api: FakeBotApi, chat: int, count: int) -> list[dict[str, Any
     return [m for m in api.sent() if int(m["chat_id"]) == chat]
 
 
-def _buttons(message: dict[str, Any]) -> dict[str, str]:
+def _markup(message: dict[str, Any]) -> dict[str, Any]:
+    """The keyboard a message was sent with (a JSON body carries it as an object, a form as a
+    JSON string)."""
     markup = message.get("reply_markup") or {}
-    if isinstance(markup, str):
-        markup = json.loads(markup)
+    return json.loads(markup) if isinstance(markup, str) else markup
+
+
+def _buttons(message: dict[str, Any]) -> dict[str, str]:
+    markup = _markup(message)
     return {
         b["text"]: b.get("callback_data", "")
         for row in markup.get("inline_keyboard", [])
@@ -93,7 +98,7 @@ async def test_find_a_meal_point_by_location(fake_bot_api: FakeBotApi, bot: Clie
     [menu] = await _replies(fake_bot_api, RESIDENT, 1)
     fake_bot_api.push_button(RESIDENT, _buttons(menu)["老年助餐点"])
     replies = await _replies(fake_bot_api, RESIDENT, 2)
-    assert "request_location" in replies[1]["reply_markup"]
+    assert "request_location" in str(_markup(replies[1]))
     fake_bot_api.push_location(RESIDENT, 31.03, 121.23)
     replies = await _replies(fake_bot_api, RESIDENT, 3)
     assert "助餐点" in replies[2]["text"] and "米" in replies[2]["text"]
@@ -159,7 +164,7 @@ def _no_refused_calls(api: FakeBotApi) -> None:
 async def test_start_help_and_hotline(fake_bot_api: FakeBotApi, bot: Client) -> None:
     fake_bot_api.push_text(RESIDENT, "/start")
     [greeting] = await _replies(fake_bot_api, RESIDENT, 1)
-    keyboard = json.loads(greeting["reply_markup"])["keyboard"]
+    keyboard = _markup(greeting)["keyboard"]
     labels = [b if isinstance(b, str) else b["text"] for row in keyboard for b in row]
     assert labels == ["问政策", "找服务点", "联系养老顾问", "帮助"]
     fake_bot_api.push_text(RESIDENT, "/help")
@@ -215,7 +220,7 @@ async def test_every_button_under_an_answer(fake_bot_api: FakeBotApi, bot: Clien
     fake_bot_api.push_button(RESIDENT, buttons["找附近的服务点"])
     count += 1
     ask_where = (await _replies(fake_bot_api, RESIDENT, count))[-1]
-    assert "request_location" in ask_where["reply_markup"]
+    assert "request_location" in str(_markup(ask_where))
     # A town typed instead of a location shared.
     fake_bot_api.push_text(RESIDENT, "九亭镇")
     count += 1
@@ -242,7 +247,7 @@ async def test_a_location_with_no_step_gives_nearest_of_all_kinds(
     assert len(narrow) >= 10
     fake_bot_api.push_button(RESIDENT, narrow[0])
     replies = await _replies(fake_bot_api, RESIDENT, 2)
-    assert "request_location" in replies[1]["reply_markup"]
+    assert "request_location" in str(_markup(replies[1]))
 
 
 async def test_a_429_is_retried_after_retry_after(fake_bot_api: FakeBotApi, bot: Client) -> None:

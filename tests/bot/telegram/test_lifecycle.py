@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
-from telegram import Bot
 
 from bot import keys
 from bot.settings import Settings
-from bot.telegram.lifecycle import SlottedRequest, build_application
+from bot.telegram.lifecycle import build_application
+from bot.telegram.transport import AiohttpRequest
 from bot.web.app import create_app
 from tests.conftest import AppClient, Client
 from tests.support.fake_bot_api import FakeBotApi
@@ -170,18 +170,15 @@ async def test_a_failing_handler_gives_the_resident_a_calm_message(
     assert "RuntimeError: handler bug" in caplog.text
 
 
-async def test_a_burst_waits_for_send_slots_and_loses_nothing(
-    fake_bot_api: FakeBotApi, telegram_settings: Callable[..., Settings]
+async def test_bot_api_calls_go_as_json_over_aiohttp(
+    fake_bot_api: FakeBotApi, polling_bot: Client
 ) -> None:
-    """A burst of sends waits on the request's slots, so that httpcore's connection pool never
-    holds more than that many calls (its bookkeeping grows with every call it holds; the CPU
-    this saves is measured by benchmarks/bot.py), and every message still goes out."""
-    application = build_application(telegram_settings())
-    assert isinstance(application.bot.request, SlottedRequest)
-    bot = Bot(fake_bot_api.token, base_url=fake_bot_api.base_url, request=SlottedRequest(slots=3))
-    fake_bot_api.latency = 0.1
-    async with bot:
-        fake_bot_api.most_in_flight = 0
-        await asyncio.gather(*(bot.send_message(RESIDENT, f"第{n}条") for n in range(12)))
-    assert fake_bot_api.most_in_flight == 3
-    assert sorted(m["text"] for m in fake_bot_api.sent()) == sorted(f"第{n}条" for n in range(12))
+    """Both the long poll and the sends use AiohttpRequest, which sends JSON bodies (PTB's httpx
+    request sends url-encoded forms)."""
+    assert isinstance(polling_bot.app[keys.TELEGRAM].bot.request, AiohttpRequest)
+    fake_bot_api.push_text(RESIDENT, "/start")
+    await fake_bot_api.wait_for_message(RESIDENT)
+    kinds = {(call.method, call.content_type) for call in fake_bot_api.calls}
+    assert ("getUpdates", "application/json") in kinds
+    assert ("sendMessage", "application/json") in kinds
+    assert {kind for _, kind in kinds} == {"application/json"}
