@@ -32,7 +32,8 @@ IN_FLIGHT = (1, 32)
 TEXT = (
     "<b>最低生活保障（低保）怎么申请</b>\n"
     + "由申请人向户籍所在地的街道（镇）社区事务受理服务中心提出书面申请，"
-    "提交身份证、户口簿和家庭收入、财产情况的材料。" * 5
+    "提交身份证、户口簿和家庭收入、财产情况的材料。"
+    * 5
     + "\n来源：松江区民政局 · 最后核对 2026-11-01"
 )
 
@@ -50,8 +51,8 @@ async def child(base_url: str, token: str, kind: str, in_flight: int, calls: int
     labels = ["有帮助", "没帮助", "所需材料", "办理地点", "申请条件", "相关问题"]
     keyboard = InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(a, callback_data=f"x:{a}"), InlineKeyboardButton(b, callback_data=f"y:{b}")]
-            for a, b in zip(labels[::2], labels[1::2], strict=True)
+            [InlineKeyboardButton(label, callback_data=f"x:{label}") for label in pair]
+            for pair in zip(labels[::2], labels[1::2], strict=True)
         ]
     )
     slots = asyncio.Semaphore(in_flight)
@@ -102,7 +103,8 @@ async def main(calls: int, rounds: int) -> None:
                     figures.setdefault((kind, in_flight), []).append(result)
                     print(
                         f"round {round_ + 1}  {kind:8} {in_flight:2} in flight: "
-                        f"{result['cpu_ms']:.3f} ms CPU a call, {result['calls_per_s']:,.0f} calls/s"
+                        f"{result['cpu_ms']:.3f} ms CPU a call, "
+                        f"{result['calls_per_s']:,.0f} calls/s"
                     )
     finally:
         await api.stop()

@@ -19,9 +19,12 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
+from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -64,6 +67,7 @@ class AiohttpRequest(BaseRequest):
         self._read_timeout = read_timeout
         self._timeout = self._client_timeout(read_timeout, connect_timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[tuple[str, str], str | None] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -75,7 +79,7 @@ class AiohttpRequest(BaseRequest):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._slots_count),
                 timeout=self._timeout,
-                # Telegram's answers are JSON the caller parses; nothing to decompress or cookie.
+                # The Bot API sets no cookies worth keeping.
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
 
@@ -92,10 +96,10 @@ class AiohttpRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: float | None | DefaultValue[None] = BaseRequest.DEFAULT_NONE,
-        write_timeout: float | None | DefaultValue[None] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: float | None | DefaultValue[None] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: float | None | DefaultValue[None] = BaseRequest.DEFAULT_NONE,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         session = self._session
         if session is None or session.closed:
@@ -120,15 +124,34 @@ class AiohttpRequest(BaseRequest):
                 data = json.dumps(request_data.parameters, ensure_ascii=False).encode()
                 headers = _JSON_HEADERS
         try:
-            async with self._slots:
-                async with session.request(
-                    method, url, data=data, headers=headers, timeout=timeout
-                ) as response:
-                    return response.status, await response.read()
+            async with (
+                self._slots,
+                session.request(
+                    method,
+                    url,
+                    data=data,
+                    headers=headers,
+                    timeout=timeout,
+                    proxy=self._proxy_for(url),
+                ) as response,
+            ):
+                return response.status, await response.read()
         except TimeoutError as exc:
             raise TimedOut(f"Timed out: {type(exc).__name__}") from exc
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
+
+    def _proxy_for(self, url: str) -> str | None:
+        """HTTP(S)_PROXY and NO_PROXY from the environment, as PTB's httpx request honours
+        them: where Telegram is reachable only through a proxy, setting it is enough. Looked up
+        once per host (aiohttp's ``trust_env`` would read the environment and ~/.netrc on every
+        call)."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname or "")
+        if key not in self._proxies:
+            bypass = not parts.hostname or proxy_bypass(parts.hostname)
+            self._proxies[key] = None if bypass else getproxies().get(parts.scheme)
+        return self._proxies[key]
 
 
 def _form(fields: dict[str, str], files: dict[str, Any]) -> aiohttp.FormData:

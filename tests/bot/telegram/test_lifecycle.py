@@ -9,7 +9,6 @@ import pytest
 
 from bot import keys
 from bot.settings import Settings
-from bot.telegram.lifecycle import build_application
 from bot.telegram.transport import AiohttpRequest
 from bot.web.app import create_app
 from tests.conftest import AppClient, Client

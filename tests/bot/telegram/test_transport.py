@@ -62,7 +62,7 @@ async def test_telegrams_errors_become_ptbs_exceptions(fake_bot_api: FakeBotApi)
         assert retry.value.retry_after == dt.timedelta(seconds=7)
         with pytest.raises(Forbidden, match="blocked"):
             await bot.send_message(RESIDENT + 1, "你好")
-        with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+        with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
             await bot.send_message(RESIDENT, "<b>没有结束", parse_mode=ParseMode.HTML)
 
 
@@ -154,3 +154,20 @@ async def test_a_file_goes_as_multipart_with_its_fields(
     assert upload["chat_id"] == str(RESIDENT)
     assert upload["caption"] == "名单"
     assert upload["document"] == ("meals.txt", "助餐点名单".encode())
+
+
+async def test_an_http_proxy_from_the_environment_is_used(
+    upload_server: tuple[str, list[dict[str, object]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where Telegram is reachable only through a proxy, HTTP_PROXY is enough (as with PTB's
+    httpx request): the call goes to the proxy, which here answers as the Bot API would."""
+    proxy_url, received = upload_server
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy_url.removesuffix("/bot"))
+    request = AiohttpRequest()
+    bot = Bot("1:x", base_url="http://api.telegram.invalid/bot", request=request)
+    async with request:
+        await bot.send_document(RESIDENT, InputFile(b"x", filename="x.txt"))
+    [upload] = received
+    assert upload["chat_id"] == str(RESIDENT)
