@@ -216,13 +216,18 @@ class Analyzer:
             return text
 
         def fix(run: str) -> str:
+            # Each character's reading once; a window's sound key is its readings joined.
+            sounds = [exact_reading(c) for c in run]
             out, i = [], 0
             while i < len(run):
                 for size in (4, 3, 2):
                     piece = run[i : i + size]
                     if len(piece) < size or piece in self.known:
                         continue
-                    word = self.by_sound.get(sound_key(piece) or "")
+                    window = sounds[i : i + size]
+                    if None in window:
+                        continue
+                    word = self.by_sound.get(" ".join(window))  # type: ignore[arg-type]
                     if word is not None and word != piece:
                         out.append(word)
                         i += size

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ class Calibration:
     notes: str = ""
 
     def score(self, features: Features) -> float:
-        return self.bias + sum(w * x for w, x in zip(self.weights, features.vector(), strict=True))
+        return self.bias + sum(map(operator.mul, self.weights, features.vector()))
 
     def confidence(self, score: float, lead: float) -> float:
         lead = min(max(lead, -LEAD_CAP), LEAD_CAP)

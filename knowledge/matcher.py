@@ -297,6 +297,10 @@ class KnowledgeIndex:
                 scores[doc] += weight * bm25
         sound_weight = KIND_WEIGHT["p"]
         for group in set(query.pinyin_groups):
+            if len(group) == 1:
+                for doc, bm25 in postings.get(group[0], ()):
+                    scores[doc] += sound_weight * bm25
+                continue
             # Heteronyms: the best-matching reading counts, not all of them.
             best: dict[int, float] = {}
             for term in group:
@@ -338,7 +342,14 @@ class KnowledgeIndex:
         groups = tuple(
             (frozenset(g), max(self._weight(t) for t in g)) for g in set(query.pinyin_groups)
         )
-        return _Weighed(terms, groups, sum(w for _, w in terms), sum(w for _, w in groups))
+        return _Weighed(
+            terms,
+            groups,
+            sum(w for _, w in terms),
+            sum(w for _, w in groups),
+            frozenset(t for t, _ in terms),
+            dict(terms),
+        )
 
     @staticmethod
     def _shares(weighed: _Weighed, words: float, sounds: float) -> tuple[float, float]:
@@ -356,16 +367,22 @@ class KnowledgeIndex:
         words = [0.0] * count
         sounds = [0.0] * count
         matched = py_matched = 0.0
-        for term, weight in weighed.terms:
-            positions = where.get(term)
-            if positions is not None or term in doc.terms:
-                matched += weight
-            for i in positions or ():
+        held = doc.terms  # every term of the samples (``where``) and of the keywords
+        weights = weighed.weights
+        # The question's terms the entry holds; a set intersection instead of a loop over all.
+        for term in weighed.term_set.intersection(held):
+            weight = weights[term]
+            matched += weight
+            for i in where.get(term, ()):
                 words[i] += weight
         for group, weight in weighed.groups:
-            if group.isdisjoint(doc.terms):
+            if group.isdisjoint(held):
                 continue
             py_matched += weight
+            if len(group) == 1:
+                for i in where.get(next(iter(group)), ()):
+                    sounds[i] += weight
+                continue
             hit: set[int] = set()
             for term in group:
                 hit.update(where.get(term, ()))
@@ -398,6 +415,8 @@ class _Weighed:
     groups: tuple[tuple[frozenset[str], float], ...]
     total: float
     sound_total: float
+    term_set: frozenset[str]
+    weights: dict[str, float]
 
 
 def related_keys(docs: Sequence[Doc]) -> dict[str, frozenset[str]]:
