@@ -56,6 +56,8 @@ NEARBY_LIMIT = 5
 MAX_LOGGED_CHARS = 500
 QUESTION_LOG_FLUSH_S = 0.5
 MAX_BUFFERED_QUESTIONS = 100_000
+# Entry replies kept built (a few per entry: before and after its review date).
+MAX_CACHED_REPLIES = 4096
 # Where a channel's own mapping (Telegram's user_data) keeps the step.
 STEP_KEY = "step"
 
@@ -128,6 +130,8 @@ class Conversation:
         # Questions are logged for staff off the reply path: gathered, then written together.
         # Rows of question_log as plain dicts, inserted together (no ORM unit of work).
         self._questions: list[dict[str, Any]] = []
+        # (id of the entry, past its review date) -> (the entry, its reply); see _entry_reply.
+        self._entry_replies: dict[tuple[int, bool], tuple[PublishedEntry, Reply]] = {}
         self._flushing: asyncio.Task[None] | None = None
         self._writing = False
 
@@ -340,6 +344,20 @@ class Conversation:
         return Reply("\n".join(lines), buttons=tuple(rows))
 
     def _entry_reply(self, entry: PublishedEntry, now: datetime) -> Reply:
+        """An entry's answer with its buttons. The same for every resident until the entry is
+        replaced (entries are immutable) or passes its review date, so it is built once."""
+        expired = entry.review_by < now.date()
+        key = (id(entry), expired)
+        cached = self._entry_replies.get(key)
+        if cached is not None and cached[0] is entry:
+            return cached[1]
+        reply = self._build_entry_reply(entry, expired)
+        if len(self._entry_replies) >= MAX_CACHED_REPLIES:
+            self._entry_replies.clear()  # content was replaced many times over: start afresh
+        self._entry_replies[key] = (entry, reply)
+        return reply
+
+    def _build_entry_reply(self, entry: PublishedEntry, expired: bool) -> Reply:
         lines = [
             entry.title,
             "",
@@ -348,7 +366,7 @@ class Conversation:
             f"来源：{entry.source}",
             f"最后核对：{entry.reviewed:%Y年%m月%d日}",
         ]
-        if entry.review_by < now.date():
+        if expired:
             lines.append("（这条内容已过核对期，请以办理窗口的最新要求为准）")
         rows: list[tuple[Button, ...]] = [
             (Button("有帮助", f"fb|{entry.id}|1"), Button("没帮助", f"fb|{entry.id}|0"))

@@ -20,7 +20,7 @@ import json
 import logging
 from typing import Any, NoReturn
 
-from sqlalchemy import Insert, delete
+from sqlalchemy import Insert, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -86,6 +86,11 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
 
     async def refresh_user_data(self, user_id: int, user_data: Data) -> None:
         task = self._loads.get(user_id)
+        if task is not None and task.done() and not task.cancelled() and not task.exception():
+            stored = task.result()  # read already: the usual case, without a shield to await
+            if stored:
+                self._apply(stored, user_data)
+            return
         if task is None:
             # Two updates of one resident may arrive at once: both wait for the same read.
             task = self._loads[user_id] = asyncio.ensure_future(self._load(user_id))
@@ -95,19 +100,29 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
             self._loads.pop(user_id, None)
             raise
         if stored:
-            for name, value in stored.items():
-                user_data.setdefault(name, value)
-            stored.clear()  # applied once; the live dict is the truth from now on
+            self._apply(stored, user_data)
+
+    @staticmethod
+    def _apply(stored: Data, user_data: Data) -> None:
+        for name, value in stored.items():
+            user_data.setdefault(name, value)
+        stored.clear()  # applied once; the live dict is the truth from now on
 
     async def _load(self, user_id: int) -> Data:
+        key = self.key(user_id)
         async with self.sessions() as session:
-            row = await session.get(TelegramData, (USER, self.key(user_id)))
-        if row is None:
+            # A plain select of the one column: the ORM's identity map is not needed here.
+            text = await session.scalar(
+                select(col(TelegramData.data)).where(
+                    col(TelegramData.kind) == USER, col(TelegramData.key) == key
+                )
+            )
+        if text is None:
             return {}
         try:
-            data = json.loads(row.data)
+            data = json.loads(text)
         except ValueError:
-            log.warning("unreadable telegram_data row ignored", extra={"key": row.key})
+            log.warning("unreadable telegram_data row ignored", extra={"key": key})
             return {}
         return data if isinstance(data, dict) else {}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -87,6 +87,21 @@ async def test_a_question_gets_its_answer_source_and_date_and_buttons(
             await asyncio.sleep(0.05)
     assert [(q.text, q.fallback) for q in logged] == [("底保怎么申请", False)]
     assert logged[0].user_key == RESIDENT and "424242" not in logged[0].user_key
+
+
+async def test_an_answer_past_its_review_date_says_so_though_built_before(
+    conversation: Conversation,
+) -> None:
+    """Entry replies are built once and kept; passing the review date must still show."""
+    [before] = await say(conversation, Text("低保怎么申请"))
+    assert "已过核对期" not in before.text
+    entry = conversation.knowledge.index.entries["assist-dibao-apply"]
+    later = datetime.combine(entry.review_by, MONDAY_11.timetz()) + timedelta(days=1)
+    [after] = await conversation.handle("telegram", RESIDENT, Text("低保怎么申请"), later)
+    assert "已过核对期" in after.text
+    assert after.text.startswith(before.text)
+    [again] = await say(conversation, Text("低保怎么申请"))
+    assert again == before
 
 
 async def test_details_related_and_feedback_buttons(
