@@ -7,7 +7,8 @@ step loses nothing.
 Rows are keyed by the pseudonymous key, not the Telegram id, so they cannot be listed back into
 ``{user_id: data}`` at start as PTB's ``get_user_data`` would like. Instead nothing is loaded at
 start and a resident's row is read the first time they write after a start
-(``refresh_user_data``, which PTB calls before every handler): one read per resident per process.
+(``refresh_user_data``, which PTB calls before every handler): one read per resident per process,
+and the residents whose first updates arrive together are read in one query.
 
 Writes come from PTB's own updater (every ``update_interval`` seconds and at stop, for residents
 whose data was used); the writes of one run are gathered into one transaction.
@@ -36,8 +37,19 @@ USER = "user"
 UPDATE_INTERVAL_S = 1.0
 # Rows per INSERT … ON CONFLICT statement (4 parameters each; far below SQLite's limit).
 UPSERT_ROWS = 500
+# Keys per SELECT … IN (…) when residents are read together.
+READ_KEYS = 500
 
 Data = dict[Any, Any]
+
+
+def _parsed(key: str, text: str) -> Data:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        log.warning("unreadable telegram_data row ignored", extra={"key": key})
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _upsert(dialect: str, rows: list[dict[str, Any]]) -> Insert:
@@ -70,7 +82,10 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         )
         self.sessions = sessions
         self.secret = secret
-        self._loads: dict[int, asyncio.Task[Data]] = {}
+        # Each resident's stored data, read once (lazily, on their first update since start).
+        self._loads: dict[int, asyncio.Future[Data]] = {}
+        self._queued: dict[int, asyncio.Future[Data]] = {}
+        self._reader: asyncio.Task[None] | None = None
         # key -> JSON text to store, or None to delete; written by one writer at a time.
         self._pending: dict[str, str | None] = {}
         self._writing = asyncio.Lock()
@@ -85,19 +100,23 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         return {}
 
     async def refresh_user_data(self, user_id: int, user_data: Data) -> None:
-        task = self._loads.get(user_id)
-        if task is not None and task.done() and not task.cancelled() and not task.exception():
-            stored = task.result()  # read already: the usual case, without a shield to await
+        read = self._loads.get(user_id)
+        if read is not None and read.done() and not read.cancelled() and not read.exception():
+            stored = read.result()  # read already: the usual case, without a shield to await
             if stored:
                 self._apply(stored, user_data)
             return
-        if task is None:
-            # Two updates of one resident may arrive at once: both wait for the same read.
-            task = self._loads[user_id] = asyncio.ensure_future(self._load(user_id))
+        if read is None:
+            # Two updates of one resident may arrive at once: both wait for the same read. The
+            # residents of a burst (after a restart, say) are read together, in one query.
+            read = self._loads[user_id] = asyncio.get_running_loop().create_future()
+            self._queued[user_id] = read
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read_queued(), name="telegram-data-read")
         try:
-            stored = await asyncio.shield(task)
+            stored = await asyncio.shield(read)
         except Exception:
-            self._loads.pop(user_id, None)
+            self._loads.pop(user_id, None)  # the next update of theirs tries again
             raise
         if stored:
             self._apply(stored, user_data)
@@ -108,23 +127,37 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
             user_data.setdefault(name, value)
         stored.clear()  # applied once; the live dict is the truth from now on
 
-    async def _load(self, user_id: int) -> Data:
-        key = self.key(user_id)
+    async def _read_queued(self) -> None:
+        # One turn of the loop lets the other updates of the same getUpdates batch queue theirs.
+        await asyncio.sleep(0)
+        while self._queued:
+            batch, self._queued = self._queued, {}
+            try:
+                found = await self._read(list(batch))
+            except Exception as exc:
+                for read in batch.values():
+                    if not read.done():
+                        read.set_exception(exc)
+                continue
+            for user_id, read in batch.items():
+                if not read.done():
+                    read.set_result(found.get(user_id, {}))
+
+    async def _read(self, user_ids: list[int]) -> dict[int, Data]:
+        by_key = {self.key(user_id): user_id for user_id in user_ids}
+        keys = list(by_key)
+        found: dict[int, Data] = {}
         async with self.sessions() as session:
-            # A plain select of the one column: the ORM's identity map is not needed here.
-            text = await session.scalar(
-                select(col(TelegramData.data)).where(
-                    col(TelegramData.kind) == USER, col(TelegramData.key) == key
+            for start in range(0, len(keys), READ_KEYS):
+                rows = await session.execute(
+                    select(col(TelegramData.key), col(TelegramData.data)).where(
+                        col(TelegramData.kind) == USER,
+                        col(TelegramData.key).in_(keys[start : start + READ_KEYS]),
+                    )
                 )
-            )
-        if text is None:
-            return {}
-        try:
-            data = json.loads(text)
-        except ValueError:
-            log.warning("unreadable telegram_data row ignored", extra={"key": key})
-            return {}
-        return data if isinstance(data, dict) else {}
+                for key, text in rows:
+                    found[by_key[key]] = _parsed(key, text)
+        return found
 
     # Writing ---------------------------------------------------------------------------------
 

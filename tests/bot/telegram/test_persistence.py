@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.conversation.core import pseudonym
@@ -101,6 +101,51 @@ async def test_two_updates_of_one_resident_share_one_read(
         persistence.refresh_user_data(RESIDENT, shared),
     )
     assert shared == {"a": 1}
+
+
+async def test_residents_arriving_together_are_read_in_one_query(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    writer = DatabasePersistence(sessions, SECRET)
+    for n in range(40):
+        await writer.update_user_data(RESIDENT + n, {"n": n})
+    persistence = DatabasePersistence(sessions, SECRET)
+    selects: list[str] = []
+    engine = sessions.kw["bind"].sync_engine
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        found: list[dict[Any, Any]] = [{} for _ in range(41)]  # the last has nothing stored
+        await asyncio.gather(
+            *(persistence.refresh_user_data(RESIDENT + n, found[n]) for n in range(41))
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert found == [{"n": n} for n in range(40)] + [{}]
+    assert len(selects) == 1
+
+
+async def test_a_failed_read_is_tried_again_on_the_next_update(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await DatabasePersistence(sessions, SECRET).update_user_data(RESIDENT, {"a": 1})
+    persistence = DatabasePersistence(sessions, SECRET)
+    real_read = persistence._read
+
+    async def down(user_ids: list[int]) -> dict[int, Any]:
+        raise OSError("database unreachable")
+
+    monkeypatch.setattr(persistence, "_read", down)
+    with pytest.raises(OSError, match="unreachable"):
+        await persistence.refresh_user_data(RESIDENT, {})
+    monkeypatch.setattr(persistence, "_read", real_read)
+    data: dict[Any, Any] = {}
+    await persistence.refresh_user_data(RESIDENT, data)
+    assert data == {"a": 1}
 
 
 async def test_an_unreadable_row_is_ignored(sessions: async_sessionmaker[AsyncSession]) -> None:
