@@ -49,9 +49,10 @@ How it is measured, and why so:
   every other round. This machine's speed drifts from minute to minute, and a single burst of
   each, a minute apart, gave ratios from 0.53 to 0.93 for the same code; alternating puts the
   drift on every bot alike. The bare echo bot and the service run back to back in every round
-  (their bursts are adjacent in either order), since the machine's speed changes within a
-  minute: the same code gave round ratios from 0.52 to 0.97 when two other bots' bursts ran
-  between them. The target is checked on the median of the rounds' ratios, every round printed.
+  (adjacent in either order), so that the target's ratio compares bursts as close in time as
+  can be. The machine's speed still changes within a minute, and the rounds of one run of the
+  same code ranged from 0.67 to 1.30: hence several rounds, and the target is checked on the
+  median of the rounds' ratios. Every round is printed.
 - A burst of N text messages (residents' questions from ``../shared/eval/qa_dev.jsonl`` and
   ``tests/knowledge/heldout_questions.jsonl``) is pushed at once, spread over many chats so that
   no resident passes the flood guard (20 a minute); throughput is N over the time from the first
