@@ -56,7 +56,7 @@ def build_application(
         .context_types(ContextTypes(context=MinzhengContext))
         # Different residents at once; one resident's messages in order (a lock per chat).
         .concurrent_updates(True)
-        # Bot API calls over aiohttp's client: a third of httpx's CPU a call (transport.py).
+        # Bot API calls over aiohttp's client: half to a fifth of the CPU httpx takes a call.
         .request(AiohttpRequest())
         # The long poll has a connection of its own, so sends never wait behind it.
         .get_updates_request(AiohttpRequest(slots=1))
