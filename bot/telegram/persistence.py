@@ -138,6 +138,8 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
                 for read in batch.values():
                     if not read.done():
                         read.set_exception(exc)
+                        # Marked as seen: its waiters re-raise it, or were cancelled (shutdown).
+                        read.exception()
                 continue
             for user_id, read in batch.items():
                 if not read.done():
