@@ -6,6 +6,7 @@ environment at import time.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -241,21 +242,49 @@ def _describe(exc: ValidationError) -> str:
 
 
 def _ensure_secret_key(var_dir: Path) -> str:
-    """Read the generated key from ``var/``, creating it (mode 0600) on first run."""
+    """Read the generated key from ``var/``, creating it (mode 0600) on first run.
+
+    Replicas may start together on a fresh volume: each writes its candidate to a file of its
+    own, and a hard link puts the first one in place (a link never overwrites), so every process
+    ends with the same key."""
     path = var_dir / _SECRET_FILE
-    if path.exists():
-        key = path.read_text(encoding="utf-8").strip()
-        if len(key) >= 32:
-            return key
+    found = _read_key(path)
+    if found:
+        return found
+    # There, but too short to be a key: a damaged file, to be replaced rather than kept.
+    damaged = found == ""
     var_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key + "\n")
-    # A rename is atomic, so two processes starting together end with one of their keys.
-    os.replace(tmp, path)
-    return path.read_text(encoding="utf-8").strip()
+    tmp = var_dir / f".{_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    fd = os.open(tmp, flags, stat.S_IRUSR | stat.S_IWUSR)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        if damaged:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process was first: its key stands
+            except OSError:
+                # A file system without hard links: a rename, atomic but last-writer-wins.
+                os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    key = _read_key(path)
+    if not key:
+        raise OSError(errno.EIO, "the generated key could not be read back", str(path))
+    return key
+
+
+def _read_key(path: Path) -> str | None:
+    """The key; "" for a file too short to be one; None for no file."""
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return key if len(key) >= 32 else ""
 
 
 def load_settings() -> Settings:

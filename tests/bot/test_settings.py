@@ -148,3 +148,38 @@ def test_cli_stops_with_one_line_and_exit_2(
 def test_settings_class_reads_the_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MINZHENG_HTTP_PORT", "8181")
     assert Settings().http_port == 8181
+
+
+def test_processes_starting_together_agree_on_one_generated_key(tmp_path: Path) -> None:
+    """Replicas started at once on a fresh volume (``db upgrade`` in four processes) all
+    generate a key: each must end with the same one, and none may fail."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from bot.settings import _ensure_secret_key
+
+    for attempt in range(20):
+        folder = tmp_path / f"var{attempt}"
+        start = Barrier(8)
+
+        def generate(folder: Path = folder, start: Barrier = start) -> str:
+            start.wait()
+            return _ensure_secret_key(folder)
+
+        with ThreadPoolExecutor(8) as pool:
+            keys = list(pool.map(lambda _: generate(), range(8)))
+        assert len(set(keys)) == 1
+        assert (folder / "secret_key").read_text(encoding="utf-8").strip() == keys[0]
+        assert sorted(p.name for p in folder.iterdir()) == ["secret_key"]
+
+
+def test_a_damaged_key_file_is_replaced(tmp_path: Path) -> None:
+    from bot.settings import _ensure_secret_key
+
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    (folder / "secret_key").write_text("short\n", encoding="utf-8")
+    key = _ensure_secret_key(folder)
+    assert len(key) >= 32
+    assert (folder / "secret_key").read_text(encoding="utf-8").strip() == key
+    assert sorted(p.name for p in folder.iterdir()) == ["secret_key"]
