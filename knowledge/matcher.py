@@ -338,18 +338,11 @@ class KnowledgeIndex:
 
     def _weighed(self, query: Analyzed) -> _Weighed:
         """The question's terms and sound groups with their weights, computed once per ask."""
-        terms = tuple((t, self._weight(t)) for t in set(query.terms))
+        weights = {t: self._weight(t) for t in set(query.terms)}
         groups = tuple(
             (frozenset(g), max(self._weight(t) for t in g)) for g in set(query.pinyin_groups)
         )
-        return _Weighed(
-            terms,
-            groups,
-            sum(w for _, w in terms),
-            sum(w for _, w in groups),
-            frozenset(t for t, _ in terms),
-            dict(terms),
-        )
+        return _Weighed(weights, groups, sum(weights.values()), sum(w for _, w in groups))
 
     @staticmethod
     def _shares(weighed: _Weighed, words: float, sounds: float) -> tuple[float, float]:
@@ -370,7 +363,7 @@ class KnowledgeIndex:
         held = doc.terms  # every term of the samples (``where``) and of the keywords
         weights = weighed.weights
         # The question's terms the entry holds; a set intersection instead of a loop over all.
-        for term in weighed.term_set.intersection(held):
+        for term in weights.keys() & held:
             weight = weights[term]
             matched += weight
             for i in where.get(term, ()):
@@ -411,12 +404,10 @@ class KnowledgeIndex:
 
 @dataclass(frozen=True)
 class _Weighed:
-    terms: tuple[tuple[str, float], ...]
+    weights: dict[str, float]  # the question's terms
     groups: tuple[tuple[frozenset[str], float], ...]
     total: float
     sound_total: float
-    term_set: frozenset[str]
-    weights: dict[str, float]
 
 
 def related_keys(docs: Sequence[Doc]) -> dict[str, frozenset[str]]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import unused_port
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -77,16 +77,9 @@ async def test_a_slow_answer_times_out_and_the_next_call_still_works(
         assert (await bot.send_message(RESIDENT, "快")).text == "快"
 
 
-def _unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def test_an_unreachable_server_is_a_network_error() -> None:
     request = AiohttpRequest()
-    bot = Bot("1:x", base_url=f"http://127.0.0.1:{_unused_port()}/bot", request=request)
+    bot = Bot("1:x", base_url=f"http://127.0.0.1:{unused_port()}/bot", request=request)
     async with request:  # the request alone: Bot.initialize would call getMe
         with pytest.raises(NetworkError) as raised:
             await bot.send_message(RESIDENT, "你好")
@@ -130,11 +123,9 @@ async def upload_server() -> AsyncIterator[tuple[str, list[dict[str, object]]]]:
     app.router.add_post("/bot1:x/sendDocument", handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = _unused_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
     try:
-        yield f"http://127.0.0.1:{port}/bot", received
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/bot", received
     finally:
         await runner.cleanup()
 
