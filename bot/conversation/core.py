@@ -9,8 +9,6 @@ under Telegram's 64 bytes.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -20,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql import Executable
 from sqlmodel import SQLModel, col
@@ -39,9 +37,9 @@ from bot.conversation.models import (
     AdvisorRequest,
     AnswerFeedback,
     ConversationState,
-    QuestionLog,
     utcnow,
 )
+from bot.conversation.question_log import QuestionLogWriter
 from directory.places import CATEGORIES, CATEGORY_BY_CODE, find_town
 from directory.search import Result
 from directory.service import Directory
@@ -53,11 +51,11 @@ log = logging.getLogger(__name__)
 
 AWAIT_LOCATION = "await_location"
 NEARBY_LIMIT = 5
-MAX_LOGGED_CHARS = 500
-QUESTION_LOG_FLUSH_S = 0.5
-MAX_BUFFERED_QUESTIONS = 100_000
 # Entry replies kept built (a few per entry: before and after its review date).
 MAX_CACHED_REPLIES = 4096
+# A resident's advisor requests closer together than this are recorded once.
+ADVISOR_REPEAT_S = 30 * 60
+MAX_ADVISOR_REMEMBERED = 50_000
 # Where a channel's own mapping (Telegram's user_data) keeps the step.
 STEP_KEY = "step"
 
@@ -122,70 +120,25 @@ class Conversation:
         directory: Directory,
         sessions: async_sessionmaker[AsyncSession],
         tz: ZoneInfo,
+        question_log: QuestionLogWriter | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.directory = directory
         self.sessions = sessions
         self.tz = tz
         # Questions are logged for staff off the reply path: gathered, then written together.
-        # Rows of question_log as plain dicts, inserted together (no ORM unit of work).
-        self._questions: list[dict[str, Any]] = []
+        self.question_log = question_log or QuestionLogWriter(sessions)
+        # When each resident last asked for an advisor (this process), to throttle repeats.
+        self._advisor_asked: dict[str, datetime] = {}
         # (id of the entry, past its review date) -> (the entry, its reply); see _entry_reply.
         self._entry_replies: dict[tuple[int, bool], tuple[PublishedEntry, Reply]] = {}
-        self._flushing: asyncio.Task[None] | None = None
-        self._writing = False
-
-    # The question log --------------------------------------------------------------------
-
-    def _log_question(self, row: dict[str, Any]) -> None:
-        self._questions.append(row)
-        if len(self._questions) > MAX_BUFFERED_QUESTIONS:
-            # The database has been failing for a long while: keep the newest.
-            del self._questions[: len(self._questions) - MAX_BUFFERED_QUESTIONS]
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.create_task(self._flush_later(), name="question-log")
-
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(QUESTION_LOG_FLUSH_S)
-        self._writing = True
-        try:
-            await self.flush()
-        finally:
-            self._writing = False
 
     async def flush(self) -> None:
-        """Write the gathered questions in one transaction (also at shutdown)."""
-        batch, self._questions = self._questions, []
-        if not batch:
-            return
-        try:
-            async with self.sessions() as session, session.begin():
-                await session.execute(insert(QuestionLog), batch)
-        except asyncio.CancelledError:
-            self._questions[:0] = batch
-            raise
-        except Exception:
-            log.exception("question log write failed; kept for the next try")
-            self._questions[:0] = batch
+        """Write the gathered questions now (tests, and before shutdown)."""
+        await self.question_log.flush()
 
     async def close(self) -> None:
-        """Write what is gathered. A write under way is let finish: cancelled halfway, it would
-        leave the connection in doubt and lose its batch."""
-        await self._settle()
-        task = self._flushing
-        if task is not None and not task.done():
-            # Still waiting to write: write now instead.
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self.flush()
-
-    async def _settle(self) -> None:
-        """Wait for a question-log write under way, so what it holds is in the database (or
-        back in the buffer) before a resident's data is deleted."""
-        task = self._flushing
-        if task is not None and self._writing and not task.done():
-            await asyncio.shield(task)
+        await self.question_log.close()
 
     async def handle(
         self,
@@ -202,7 +155,7 @@ class Conversation:
         advisor request, /stop): a question costs no transaction on the reply path."""
         moment = (now or datetime.now(self.tz)).astimezone(self.tz)
         if isinstance(action, Command) and action.name == "stop":
-            await self._settle()
+            await self.question_log.settle()
         if store is not None:
             turn = _Turn(channel, user_key, Step.from_dict(store.get(STEP_KEY)), moment)
             before = turn.step.as_dict()
@@ -269,8 +222,10 @@ class Conversation:
     def _forget(self, turn: _Turn) -> Reply:
         """/stop: delete everything kept under this resident's key."""
         user_key, state = turn.user_key, turn.step
-        self._questions = [row for row in self._questions if row["user_key"] != user_key]
-        for table in (QuestionLog, AnswerFeedback, AdvisorRequest):
+        self._advisor_asked.pop(user_key, None)
+        self.question_log.forget(user_key)
+        turn.writes.append(self.question_log.delete_statement(user_key))
+        for table in (AnswerFeedback, AdvisorRequest):
             turn.writes.append(delete(table).where(col(table.user_key) == user_key))
         state.pending = state.category = state.last_entry_id = None
         state.forgotten = True
@@ -293,6 +248,13 @@ class Conversation:
         return Reply(texts.CHOOSE_CATEGORY, buttons=tuple(rows))
 
     def _advisor(self, turn: _Turn) -> Reply:
+        # One request is enough: repeats within a while are answered, not stored again.
+        last = self._advisor_asked.get(turn.user_key)
+        if last is not None and (turn.now - last).total_seconds() < ADVISOR_REPEAT_S:
+            return Reply(texts.ADVISOR_ALREADY)
+        if len(self._advisor_asked) >= MAX_ADVISOR_REMEMBERED:
+            self._advisor_asked.clear()
+        self._advisor_asked[turn.user_key] = turn.now
         turn.writes.append(
             AdvisorRequest(
                 user_key=turn.user_key,
@@ -308,16 +270,13 @@ class Conversation:
 
     def _answer(self, turn: _Turn, text: str) -> Reply:
         answer = self.knowledge.ask(text, now=turn.now)
-        self._log_question(
-            {
-                "user_key": turn.user_key,
-                "channel": turn.channel,
-                "text": text[:MAX_LOGGED_CHARS],
-                "entry_id": None if answer.fallback or not answer.entry else answer.entry.id,
-                "score": answer.score,
-                "fallback": answer.fallback,
-                "asked_at": utcnow(),
-            }
+        self.question_log.add(
+            user_key=turn.user_key,
+            channel=turn.channel,
+            text=text,
+            entry_id=None if answer.fallback or not answer.entry else answer.entry.id,
+            score=answer.score,
+            fallback=answer.fallback,
         )
         if answer.empty:
             return Reply(texts.EMPTY_PROMPT)

@@ -32,14 +32,19 @@ OUT_OF_SCOPE = "这件事不归民政部门管。"
 CHOOSE_CATEGORY = "您想找哪一类服务点？"
 SEND_LOCATION = "请点下面的按钮发送您的位置，或者直接输入您所在的街镇，比如“九亭”。"
 NO_PLACES = "附近没有找到这类服务点。可以换个类别，或拨打 12345 询问。"
+# Advisors cannot answer here yet (that comes with their inbox): promise no reply, give the
+# hotline, where an advisor answers today.
 ADVISOR_RECORDED = (
-    "已经记下了，养老顾问会在工作时间通过这里联系您。\n"
-    f"着急的话，请拨打“幸福久久”为老服务热线 {HOTLINE}。"
+    "已经记下了您要找养老顾问。这里暂时收不到顾问的回复，"
+    f"请拨打“幸福久久”为老服务热线 {HOTLINE}，说明您的情况。"
 )
-# The web page cannot receive an advisor's message yet: say so, and give the hotline.
 ADVISOR_RECORDED_WEB = (
     "已经记下了您要找养老顾问。网页上暂时收不到顾问的回复，"
     f"请拨打“幸福久久”为老服务热线 {HOTLINE}，说明您的情况。"
+)
+ADVISOR_ALREADY = (
+    "您要找养老顾问的请求刚才已经记下了，不用再发。"
+    f"着急的话，请拨打“幸福久久”为老服务热线 {HOTLINE}。"
 )
 THANKS = "谢谢您的反馈！"
 SAMPLE_NOTE = "（示例数据，地址电话以实际公布为准）"

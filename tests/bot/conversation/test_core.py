@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.conversation import texts
-from bot.conversation.core import QUESTION_LOG_FLUSH_S, Conversation, pseudonym
+from bot.conversation.core import Conversation, pseudonym
 from bot.conversation.flood import FloodGuard
 from bot.conversation.messages import Action, Command, Location, Press, Reply, Text
 from bot.conversation.models import (
@@ -21,6 +21,7 @@ from bot.conversation.models import (
     ConversationState,
     QuestionLog,
 )
+from bot.conversation.question_log import FLUSH_AFTER_S as QUESTION_LOG_FLUSH_S
 from bot.database import engine_context, session_factory
 from bot.migrate import upgrade
 from bot.seeding import seed_if_empty
@@ -180,11 +181,29 @@ async def test_an_advisor_request_is_recorded(
     [reply] = await say(conversation, Text(texts.ADVISOR))
     assert "37009999" in reply.text
     # The button under a fallback does the same, and the channel is recorded either way.
-    [pressed] = await say(conversation, Press("advisor"))
-    assert pressed.text == reply.text
+    [pressed] = await conversation.handle("web", "another", Press("advisor"), MONDAY_11)
+    assert pressed.text == texts.ADVISOR_RECORDED_WEB
     async with sessions() as session:
         requests = (await session.execute(select(AdvisorRequest))).scalars().all()
-    assert [(r.user_key, r.channel) for r in requests] == [(RESIDENT, "telegram")] * 2
+    assert sorted((r.user_key, r.channel) for r in requests) == [
+        (RESIDENT, "telegram"),
+        ("another", "web"),
+    ]
+
+
+async def test_repeated_advisor_requests_are_recorded_once(
+    conversation: Conversation, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    replies = [(await say(conversation, Press("advisor")))[0] for _ in range(30)]
+    assert replies[0].text == texts.ADVISOR_RECORDED
+    assert {r.text for r in replies[1:]} == {texts.ADVISOR_ALREADY}
+    async with sessions() as session:
+        requests = (await session.execute(select(AdvisorRequest))).scalars().all()
+    assert len(requests) == 1
+    # Later on, a new request is recorded again.
+    later = MONDAY_11 + timedelta(hours=1)
+    [again] = await conversation.handle("telegram", RESIDENT, Press("advisor"), later, store={})
+    assert again.text == texts.ADVISOR_RECORDED
 
 
 async def test_every_shipped_entry_fits_telegrams_button_limit(
