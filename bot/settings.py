@@ -61,6 +61,8 @@ ACCEPTS: dict[str, str] = {
     "send_rate": "messages per second, a number above 0 and at most 30",
     "question_log_days": "a whole number of days from 1 to 3650",
     "secret_key": "at least 32 characters that are not a placeholder; unset to generate one",
+    "public_url": "the https URL residents and staff reach the service at, e.g. "
+    "https://minzheng.example.org/ (cookies are then sent over https only)",
     "var_dir": "a folder the service may write to (default: var)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
     "log_format": "'auto' (text on a terminal, else JSON), 'json' or 'text'",
@@ -90,6 +92,9 @@ class Settings(BaseSettings):
     # How long residents' questions, feedback and conversation steps are kept.
     question_log_days: Annotated[int, Field(ge=1, le=3650)] = 180
     secret_key: SecretStr | None = None
+    # Where people reach the service when it sits behind a proxy: the origin forms may come
+    # from, and whether cookies are marked Secure.
+    public_url: str | None = None
     var_dir: Path = Path("var")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
@@ -111,7 +116,7 @@ class Settings(BaseSettings):
             raise ValueError("the SQLite URL names no file (use sqlite+aiosqlite:///PATH)")
         return url.render_as_string(hide_password=False)
 
-    @field_validator("telegram_api_base_url", "webhook_url")
+    @field_validator("telegram_api_base_url", "webhook_url", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -192,6 +197,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database.get_backend_name() == "sqlite"
+
+    @property
+    def served_over_https(self) -> bool:
+        return self.public_url is not None and self.public_url.lower().startswith("https://")
 
     @property
     def telegram_enabled(self) -> bool:

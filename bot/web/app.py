@@ -33,6 +33,7 @@ from bot.telegram.texts import SOMETHING_WENT_WRONG
 from bot.web import chat
 from bot.web.ask import ask
 from bot.web.directory_api import add_routes
+from bot.web.hardening import chinese_routing_errors, install_process_wide, secure_headers
 from bot.web.metrics import HttpMetrics
 from directory.service import Directory
 from knowledge.service import KnowledgeBase
@@ -202,7 +203,11 @@ def create_app(
     content_poll_s: float = CONTENT_POLL_S,
 ) -> web.Application:
     metrics_ = HttpMetrics()
-    app = web.Application(middlewares=[metrics_.middleware(), error_middleware])
+    install_process_wide()
+    app = web.Application(
+        middlewares=[metrics_.middleware(), error_middleware, chinese_routing_errors]
+    )
+    app.on_response_prepare.append(secure_headers)
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = metrics_
     app.cleanup_ctx.append(_database_context(migrate_on_start))

@@ -7,7 +7,6 @@ import base64
 import functools
 import hashlib
 import hmac
-import json
 import math
 import re
 import secrets
@@ -20,6 +19,8 @@ from aiohttp import web
 from bot import keys
 from bot.conversation.core import pseudonym
 from bot.conversation.messages import Action, Command, Location, Press, Reply, Text
+from bot.web.body import BadBody, bad_request, clean_text, dumps, read_json
+from bot.web.origin import CROSS_SITE, same_origin
 from directory.service import DirectoryNotReady
 from knowledge.service import KnowledgeNotReady
 
@@ -39,18 +40,13 @@ def _sign(secret: str, token: str) -> str:
 
 def _session(request: web.Request) -> tuple[str, bool]:
     """The chat session id from the signed cookie, or a new one (and whether it is new)."""
-    secret = request.app[keys.SETTINGS].secret()
+    secret = request.config_dict[keys.SETTINGS].secret()
     raw = request.cookies.get(COOKIE, "")
     token, _, signature = raw.partition(".")
-    if token and hmac.compare_digest(signature, _sign(secret, token)):
+    # A cookie we never set (any characters at all) is simply not ours: a fresh session.
+    if token and raw.isascii() and hmac.compare_digest(signature, _sign(secret, token)):
         return token, False
     return secrets.token_urlsafe(18), True
-
-
-def _bad(message: str, status: int = 400) -> web.Response:
-    return web.json_response(
-        {"error": "bad_request", "message": message}, status=status, dumps=_dumps
-    )
 
 
 def _action(body: Any) -> Action | str:
@@ -60,13 +56,15 @@ def _action(body: Any) -> Action | str:
         return '请求格式不对：请发送 {"action": {"type": "text", "text": "您的问题"}}'
     kind = action.get("type")
     if kind == "text" and isinstance(action.get("text"), str):
-        if typed := TYPED_COMMAND.fullmatch(action["text"].strip()):
+        text = clean_text(action["text"])
+        if typed := TYPED_COMMAND.fullmatch(text.strip()):
             return Command(typed.group(1).lower())
-        return Text(action["text"][:2000])
+        return Text(text[:2000])
     if kind == "press" and isinstance(action.get("data"), str) and len(action["data"]) <= 64:
-        return Press(action["data"])
-    if kind == "command" and action.get("name") in COMMANDS:
-        return Command(str(action["name"]))
+        return Press(clean_text(action["data"]))
+    name = action.get("name")
+    if kind == "command" and isinstance(name, str) and name in COMMANDS:
+        return Command(name)
     if kind == "location":
         try:
             latitude, longitude = float(action["latitude"]), float(action["longitude"])
@@ -115,43 +113,36 @@ async def page(request: web.Request) -> web.Response:
 
 
 async def chat(request: web.Request) -> web.Response:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return _bad("消息太长了，请用一两句话说明您想问的事。", 413)
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        return _bad("消息太长了，请用一两句话说明您想问的事。", 413)
+    settings = request.config_dict[keys.SETTINGS]
+    # The resident's data can be deleted from here (/stop): only our own page may post.
+    if not same_origin(request, settings.public_url):
+        return bad_request(CROSS_SITE, 403, error="forbidden")
+    if request.content_type != "application/json":
+        return bad_request("请求格式不对：请用 application/json 发送。", 415)
     try:
-        body = json.loads(raw.decode("utf-8", errors="replace") or "null")
-    except json.JSONDecodeError:
-        return _bad("请求格式不对：请发送 JSON。")
+        body = await read_json(request, MAX_BODY_BYTES, not_json="请求格式不对：请发送 JSON。")
+    except BadBody as exc:
+        return bad_request(exc.message, exc.status)
     action = _action(body)
     if isinstance(action, str):
-        return _bad(action)
+        return bad_request(action)
     token, new = _session(request)
-    key = pseudonym(request.app[keys.SETTINGS].secret(), "web", token)
+    key = pseudonym(settings.secret(), "web", token)
     try:
-        replies = await request.app[keys.CONVERSATION].handle("web", key, action)
+        replies = await request.config_dict[keys.CONVERSATION].handle("web", key, action)
     except (KnowledgeNotReady, DirectoryNotReady):
-        return web.json_response(
-            {"error": "starting", "message": "系统正在启动，请稍等几秒再试。"},
-            status=503,
-            dumps=_dumps,
-        )
-    response = web.json_response({"replies": [_reply_json(r) for r in replies]}, dumps=_dumps)
+        return bad_request("系统正在启动，请稍等几秒再试。", 503, error="starting")
+    response = web.json_response({"replies": [_reply_json(r) for r in replies]}, dumps=dumps)
     if new:
-        secret = request.app[keys.SETTINGS].secret()
         response.set_cookie(
             COOKIE,
-            f"{token}.{_sign(secret, token)}",
+            f"{token}.{_sign(settings.secret(), token)}",
             httponly=True,
             samesite="Lax",
+            secure=settings.served_over_https,
             max_age=180 * 24 * 3600,
         )
     return response
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False)
 
 
 def add_routes(app: web.Application) -> None:

@@ -1,0 +1,195 @@
+"""Property: whatever arrives at any route — body, headers, cookies, query, form fields — the
+answer is never a 500. Routes are read from the application's router, so a new route is fuzzed
+from the day it is added."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot import keys
+from bot.settings import Settings
+from bot.web.app import create_app
+from tests.conftest import TEST_SECRET_KEY
+from tests.support.threaded_server import ThreadedServer
+
+# Requests that change something are fuzzed harder: their bodies have more to get wrong.
+EXAMPLES = {"read": 80, "write": 400}
+
+
+async def _ready(app: web.Application) -> None:
+    async with asyncio.timeout(60):
+        while not (app[keys.KNOWLEDGE].ready and app[keys.DIRECTORY].ready):
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
+    folder: Path = tmp_path_factory.mktemp("fuzz")
+    settings_ = Settings(
+        database_url=f"sqlite+aiosqlite:///{folder / 'fuzz.db'}",
+        var_dir=folder / "var",
+        secret_key=TEST_SECRET_KEY,
+        http_port=0,
+    )
+    threaded = ThreadedServer(create_app(settings_), ready=_ready)
+    threaded.start()
+    try:
+        yield threaded
+    finally:
+        threaded.stop()
+
+
+def _routes(app: web.Application) -> list[tuple[str, str]]:
+    found = set()
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        template = info.get("path") or info.get("formatter") or info.get("prefix")
+        if template and route.method != "HEAD":
+            found.add((route.method, str(template)))
+    return sorted(found)
+
+
+text = st.text(max_size=60)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | text,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(text, children, max_size=4),
+    max_leaves=12,
+)
+# Bodies shaped like ours (so the fuzz reaches past the first checks), and anything at all.
+action = st.fixed_dictionaries(
+    {"type": st.sampled_from(["text", "press", "location", "command"]) | text},
+    optional={
+        "text": json_values,
+        "data": json_values,
+        "name": st.sampled_from(["start", "stop", "help"]) | json_values,
+        "latitude": json_values,
+        "longitude": json_values,
+    },
+)
+shaped = st.one_of(
+    st.fixed_dictionaries({"action": action}),
+    st.fixed_dictionaries({"question": json_values}),
+    st.dictionaries(text, json_values, max_size=5),
+)
+bodies = st.one_of(
+    shaped.map(lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass")),
+    shaped.map(lambda v: json.dumps(v).encode()),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=300),
+    st.dictionaries(text, text, max_size=5).map(lambda d: urlencode(d).encode()),
+)
+header_text = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=60)
+headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "Content-Type": st.sampled_from(
+            ["application/json", "text/plain", "application/x-www-form-urlencoded", ""]
+        )
+        | header_text,
+        "Cookie": st.builds(
+            lambda name, value: f"{name}={value}",
+            st.sampled_from(["mz_chat", "mz_console", "mz_csrf"]) | header_text,
+            header_text,
+        ),
+        "Origin": st.sampled_from(["http://127.0.0.1:9", "null"]) | header_text,
+        "Sec-Fetch-Site": st.sampled_from(["same-origin", "cross-site", "none"]) | header_text,
+        "Accept": header_text,
+        "X-Telegram-Bot-Api-Secret-Token": header_text,
+    },
+)
+queries = st.dictionaries(
+    st.sampled_from(
+        ["lat", "lon", "category", "limit", "q", "page", "per_page", "search", "next", "id"]
+    )
+    | text,
+    text,
+    max_size=4,
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "route" in metafunc.fixturenames:
+        app = create_app(Settings(secret_key=TEST_SECRET_KEY, database_url="sqlite:///unused"))
+        kind = "read" if metafunc.function.__name__.startswith("test_no_read") else "write"
+        routes = [r for r in _routes(app) if (r[0] in {"GET", "HEAD"}) == (kind == "read")]
+        metafunc.parametrize("route", routes, ids=[f"{m} {p}" for m, p in routes])
+
+
+def _fill(template: str, value: str) -> str:
+    return re.sub(r"\{[^}]+\}", quote(value, safe="") or "x", template)
+
+
+_FUZZ = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+_GIVEN = {
+    "body": bodies,
+    "sent_headers": headers,
+    "query": queries,
+    "part": text,
+    "as_json": st.booleans(),
+}
+
+
+@settings(max_examples=EXAMPLES["read"], **_FUZZ)  # type: ignore[arg-type]
+@given(**_GIVEN)
+def test_no_read_route_answers_500(
+    server: ThreadedServer, route: tuple[str, str], **drawn: Any
+) -> None:
+    _check(server, route, **drawn)
+
+
+@settings(max_examples=EXAMPLES["write"], **_FUZZ)  # type: ignore[arg-type]
+@given(**_GIVEN)
+def test_no_write_route_answers_500(
+    server: ThreadedServer, route: tuple[str, str], **drawn: Any
+) -> None:
+    _check(server, route, **drawn)
+
+
+def _check(
+    server: ThreadedServer,
+    route: tuple[str, str],
+    body: bytes,
+    sent_headers: dict[str, str],
+    query: dict[str, str],
+    part: str,
+    as_json: bool,
+) -> None:
+    method, template = route
+    if as_json:  # half the time past the content-type check, to reach the parsing
+        sent_headers = {**sent_headers, "Content-Type": "application/json"}
+        sent_headers.pop("Origin", None)
+        sent_headers.pop("Sec-Fetch-Site", None)
+    path = _fill(template, part)
+    if query:
+        path += "?" + urlencode(query)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        encoded: dict[str, Any] = {k: v.encode("latin-1") for k, v in sent_headers.items()}
+        connection.request(method, path, body=body if method != "GET" else None, headers=encoded)
+        response = connection.getresponse()
+        answer = response.read()
+    finally:
+        connection.close()
+    assert response.status < 500 or response.status == 503, (method, path, answer[:300])
+
+
+def test_every_route_is_fuzzed(server: ThreadedServer) -> None:
+    # The test above is parametrized from a router built alike: it is the running one's.
+    routes = _routes(server.app)
+    assert ("POST", "/api/chat") in routes and ("POST", "/api/ask") in routes
+    assert ("GET", "/chat") in routes and ("GET", "/healthz") in routes
