@@ -24,7 +24,7 @@ entries:
 
 def test_shipped_content_lints_clean() -> None:
     content = load_shipped()
-    findings = lint(content, today=date(2026, 11, 28))
+    findings = lint(content, today=date(2026, 12, 1))
     assert [str(f) for f in findings if f.level == "error"] == []
     assert len(content.entries) >= 80
     assert all(len(e.questions) >= 5 for e in content.entries)
