@@ -1,5 +1,6 @@
-"""From text to index terms: normalise, apply synonyms, segment with jieba, add character
-bigrams and pinyin bigrams, and keep Latin words (English keywords, typed pinyin).
+"""From text to index terms: normalise, apply synonyms (whole words, ``knowledge.synonyms``),
+segment with the index's jieba tokenizer (``knowledge.tokenizer``), add character bigrams and
+pinyin bigrams, and keep Latin words (English keywords, typed pinyin).
 
 Term prefixes keep the kinds apart in one inverted index: ``w:`` jieba word, ``b:`` character
 bigram, ``p:`` pinyin syllable pair, ``e:`` Latin word.
@@ -7,25 +8,19 @@ bigram, ``p:`` pinyin syllable pair, ``e:`` Latin word.
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import math
-import os
 import re
-import tempfile
-import threading
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
 from itertools import pairwise, product
-from pathlib import Path
 from typing import Any
 
 from knowledge.normalize import normalize
 from knowledge.pinyin import exact_reading, readings, split_latin, split_latin_exact
+from knowledge.synonyms import Synonyms
+from knowledge.tokenizer import base_tokenizer, general_surprisal
 
-log = logging.getLogger(__name__)
+# Earlier names, still imported by the calibration and the benchmarks: the base tokenizer.
+_jieba = base_tokenizer
+__all__ = ["STOPWORDS", "Analyzed", "Analyzer", "Synonyms", "_jieba", "general_surprisal"]
 
 # Words that say nothing about which service is meant.
 STOPWORDS = frozenset(
@@ -61,112 +56,6 @@ class Analyzed:
         return [*self.terms, *(t for group in self.pinyin_groups for t in group)]
 
 
-class Synonyms:
-    """Rewrites every variant to its canonical word, longest first, in one left-to-right pass.
-
-    A dictionary from first character to candidate words replaces one big regular expression:
-    with hundreds of alternatives the regex tried them all at every position."""
-
-    def __init__(self, mapping: Mapping[str, str]) -> None:
-        cleaned: dict[str, str] = {}
-        for variant, canonical in mapping.items():
-            key, value = normalize(variant), normalize(canonical)
-            if key and value and key != value:
-                cleaned[key] = value
-        self.mapping = cleaned
-        by_first: dict[str, list[str]] = defaultdict(list)
-        # Canonical words match themselves, so 居委会 is not cut into 居委 + 会.
-        for word in {*cleaned, *cleaned.values()}:
-            by_first[word[0]].append(word)
-        self._by_first = {c: sorted(ws, key=len, reverse=True) for c, ws in by_first.items()}
-
-    def apply(self, text: str) -> str:
-        by_first, mapping = self._by_first, self.mapping
-        out: list[str] = []
-        i, n = 0, len(text)
-        while i < n:
-            for word in by_first.get(text[i], ()):
-                end = i + len(word)
-                if text.startswith(word, i) and (
-                    not word.isascii()
-                    # English words match whole words only ("rent" not inside "parent").
-                    or (
-                        (i == 0 or not text[i - 1].isalpha())
-                        and (end == n or not text[end].isalpha())
-                    )
-                ):
-                    out.append(mapping.get(word, word))
-                    i = end
-                    break
-            else:
-                out.append(text[i])
-                i += 1
-        return "".join(out)
-
-    def words(self) -> set[str]:
-        return {w for w in self.mapping.values() if not w.isascii()}
-
-
-_JIEBA_LOCK = threading.Lock()
-
-
-# Words jieba's dictionary has seen at least this often: 105,000 of its 349,000, the rest being
-# rare names and terms. The full dictionary costs ~80 MB in memory, this one ~11 MB; the
-# domain's own words are added on top, and character bigrams catch what segmentation misses.
-JIEBA_MIN_FREQUENCY = 10
-
-
-def _trimmed_dictionary() -> Path | None:
-    import jieba
-
-    source = Path(jieba.__file__).with_name("dict.txt")
-    try:
-        data = source.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()[:12]
-        target = Path(tempfile.gettempdir()) / f"minzheng-jieba-{digest}-{JIEBA_MIN_FREQUENCY}.txt"
-        if not target.exists():
-            kept = [
-                line
-                for line in data.decode("utf-8").splitlines()
-                if len(parts := line.split()) >= 2 and int(parts[1]) >= JIEBA_MIN_FREQUENCY
-            ]
-            partial = target.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_text("\n".join(kept) + "\n", encoding="utf-8")
-            os.replace(partial, target)
-        return target
-    except (OSError, ValueError):
-        log.warning("could not write a trimmed jieba dictionary; using the full one")
-        return None
-
-
-@cache
-def _jieba() -> Any:
-    """One shared jieba tokenizer, loaded once (off the event loop) on a trimmed dictionary."""
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    dictionary = _trimmed_dictionary()
-    tokenizer = jieba.Tokenizer(str(dictionary)) if dictionary else jieba.Tokenizer()
-    tokenizer.initialize()
-    return tokenizer
-
-
-def general_surprisal(word: str) -> float:
-    """How rare a word is in everyday Chinese (jieba's dictionary), in nats."""
-    tokenizer = _jieba()
-    return float(math.log(tokenizer.total / (tokenizer.FREQ.get(word, 0) + 1)))
-
-
-def add_domain_words(words: Iterable[str]) -> None:
-    """Teach jieba the domain's words (titles, keywords, synonyms) so they stay whole."""
-    tokenizer = _jieba()
-    with _JIEBA_LOCK:
-        for word in words:
-            word = normalize(word)
-            if 2 <= len(word) <= 12 and _CJK.fullmatch(word) and word not in tokenizer.FREQ:
-                tokenizer.add_word(word, freq=2000)
-
-
 def _pinyin_pairs(sequence: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     return [
         tuple(f"p:{a}_{b}" for a, b in product(left, right)) for left, right in pairwise(sequence)
@@ -179,13 +68,11 @@ def sound_key(word: str) -> str | None:
     return " ".join(sounds) if all(sounds) else None  # type: ignore[arg-type]
 
 
-def segment(text: str) -> list[str]:
-    return [w for w in _jieba().lcut(text, HMM=True) if w.strip()]
-
-
 class Analyzer:
-    def __init__(self, synonyms: Synonyms) -> None:
+    def __init__(self, synonyms: Synonyms, tokenizer: Any | None = None) -> None:
+        """``tokenizer``: the index's own, with its domain words; by default the synonyms'."""
         self.synonyms = synonyms
+        self.tokenizer = tokenizer if tokenizer is not None else synonyms.tokenizer
         # Filled in by the index once it knows its vocabulary: sound key -> domain word.
         self.by_sound: dict[str, str] = {}
         self.known: frozenset[str] = frozenset()
@@ -211,9 +98,12 @@ class Analyzer:
         """Replace an unknown word that sounds like a domain word with that word (底保 → 低保).
 
         Only spans the index has never seen are touched, longest first, so real words stay.
+        A synonym's variant as written is no typo: where it is still in the text, the synonyms
+        left it because it is part of a longer word (办结婚证 in 补办结婚证), and it stays.
         """
         if not self.by_sound:
             return text
+        variants = self.synonyms.mapping
 
         def fix(run: str) -> str:
             # Each character's reading once; a window's sound key is its readings joined.
@@ -224,6 +114,10 @@ class Analyzer:
                     piece = run[i : i + size]
                     if len(piece) < size or piece in self.known:
                         continue
+                    if piece in variants:
+                        out.append(piece)
+                        i += size
+                        break
                     window = sounds[i : i + size]
                     if None in window:
                         continue
@@ -264,8 +158,16 @@ class Analyzer:
         text = _LATIN_RUN.sub(from_pinyin, text)
         return _CJK.sub(lambda m: fix(m.group(0)), text)
 
+    def surprisal(self, word: str) -> float:
+        """How rare a word is in everyday Chinese, in nats (this index's dictionary)."""
+        return general_surprisal(word, self.tokenizer)
+
     def analyze(self, raw: str) -> Analyzed:
-        text = self.correct(self.synonyms.apply(normalize(raw)))
+        normalized = normalize(raw)
+        rewritten, tokens = self.synonyms.rewrite_segmented(normalized)
+        text = self.correct(rewritten.text)
+        if tokens is None or text != normalized:
+            tokens = self.tokenizer.lcut(text, HMM=True)
         terms: list[str] = []
         groups: list[tuple[str, ...]] = []
         syllables: list[str] = []
@@ -286,7 +188,7 @@ class Analyzer:
             groups.extend(_pinyin_pairs(sounds))
 
         # One jieba call for the whole text: it keeps Latin words and digits whole.
-        for token in _jieba().lcut(text, HMM=True):
+        for token in tokens:
             if _CJK.fullmatch(token):
                 syllables.extend(s[0] for c in token if (s := readings(c)))
                 if token in STOPWORDS:

@@ -22,17 +22,13 @@ from datetime import date
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from knowledge.analyzer import (
-    Analyzed,
-    Analyzer,
-    Synonyms,
-    add_domain_words,
-    general_surprisal,
-)
+from knowledge.analyzer import Analyzed, Analyzer
 from knowledge.calibration import LEAD_CAP, Calibration, Features
 from knowledge.normalize import normalize
 from knowledge.schema import OutOfScopeIn
 from knowledge.store import KnowledgeSnapshot, PublishedEntry
+from knowledge.synonyms import Synonyms
+from knowledge.tokenizer import domain_tokenizer
 
 K1 = 1.2
 B = 0.75
@@ -152,16 +148,17 @@ class KnowledgeIndex:
 
     @classmethod
     def _build(cls, snapshot: KnowledgeSnapshot, calibration: Calibration | None) -> KnowledgeIndex:
-        synonyms = Synonyms(snapshot.synonyms)
-        add_domain_words(
+        # The index's own tokenizer knows its titles and keywords, and the synonyms teach it
+        # their words, so a variant is rewritten only where it stands as a whole word.
+        tokenizer = domain_tokenizer(
             [
-                *synonyms.words(),
                 *(e.title for e in snapshot.entries),
                 *(k for e in snapshot.entries for k in e.keywords),
                 *(k for o in snapshot.out_of_scope for k in o.keywords),
             ]
         )
-        analyzer = Analyzer(synonyms)
+        synonyms = Synonyms(snapshot.synonyms, tokenizer)
+        analyzer = Analyzer(synonyms, tokenizer)
         docs: list[Doc] = []
         bags: list[Counter[str]] = []
         # The service's own words, to correct misspelt questions towards: words of titles,
@@ -330,7 +327,7 @@ class KnowledgeIndex:
             return 0.0
         weight = self._unknown.get(term)
         if weight is None:
-            rarity = general_surprisal(term[2:])
+            rarity = self.analyzer.surprisal(term[2:])
             weight = min(max((rarity - 9.0) / 1.5, 0.2), 2.5)
             if len(self._unknown) < 100_000:
                 self._unknown[term] = weight

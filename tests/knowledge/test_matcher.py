@@ -70,6 +70,38 @@ def test_residents_words_reach_the_content_through_synonyms(
     assert found is not None and found.startswith(expected), found
 
 
+REGISTRATION = {"marriage-conditions", "marriage-papers", "marriage-where"}
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("我想领证", REGISTRATION),
+        ("去哪里领结婚证", REGISTRATION),
+        ("领证要带什么", {"marriage-papers"}),
+        # 补办结婚证 is replacing a certificate: 办结婚证 must not match across 补|办.
+        ("补办结婚证", {"marriage-certificate-replace"}),
+        ("补办离婚证去哪里", {"marriage-certificate-replace"}),
+        ("办离婚证要带什么", {"marriage-divorce"}),
+        ("我想领养个孩子", {"marriage-adoption"}),
+    ],
+)
+def test_synonyms_rewrite_whole_words_only(
+    shipped_index: KnowledgeIndex, question: str, expected: set[str]
+) -> None:
+    assert answered(shipped_index, question) in expected
+
+
+@pytest.mark.parametrize("question", ["身份证到期去哪里领证", "领养老金去哪里"])
+def test_a_synonym_does_not_turn_another_matter_into_a_service(
+    shipped_index: KnowledgeIndex, question: str
+) -> None:
+    # 领证 here is an ID card, 领养 is inside 领 | 养老金: neither marriage nor adoption.
+    answer = shipped_index.ask(question, today=TODAY)
+    assert answer.fallback and answer.out_of_scope is not None
+    assert all(not s.entry_id.startswith("marriage-") for s in answer.suggestions)
+
+
 @pytest.mark.parametrize(
     "question",
     [
