@@ -12,7 +12,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ from typing import Any
 from directory.places import CATEGORY_BY_CODE, TAXONOMY_ID, stable_id
 
 SCHEMA_DIR_NAMES = ("hsds-3.0/schema",)
+HSDS_VERSION = "3.0"
+OPENAPI_URL = "https://raw.githubusercontent.com/openreferral/specification/3.0/schema/openapi.json"
 UTC_OFFSET = "+08:00"  # Asia/Shanghai has no daylight saving
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::[0-5]\d)?(?:Z|[+-]\d\d:?\d\d)?$")
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -97,6 +99,27 @@ def term_dict(code: str) -> dict[str, Any]:
         "taxonomy_id": str(TAXONOMY_ID),
         "language": "zh",
     }
+
+
+def rfc3339(value: datetime | str, tz: tzinfo = UTC) -> str:
+    """``value`` as HSDS wants a ``date-time``: RFC 3339 with its offset, to the millisecond.
+
+    A value without an offset is UTC: the directory stores ``datetime.now(UTC)`` and SQLite
+    gives it back without the offset. ValueError if ``value`` is not a date and time.
+    """
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    for zone in (tz, UTC):
+        try:
+            local = moment.astimezone(zone)
+        except OverflowError:  # the first or last day a datetime can hold
+            continue
+        offset = local.utcoffset()
+        # RFC 3339 offsets are whole minutes; local mean time before 1901 (+08:05:43) is not.
+        if offset is not None and not (offset.seconds % 60 or offset.microseconds):
+            return local.isoformat(timespec="milliseconds")
+    raise ValueError(f"no RFC 3339 form for {value!r}")
 
 
 def without_nulls(value: Any) -> Any:
@@ -232,29 +255,102 @@ def find_schema_dir(start: Path | None = None) -> Path | None:
     return None
 
 
-@cache
-def _validator(schema_dir: Path, name: str) -> Any:
-    from jsonschema import Draft202012Validator
+# Matched whole (``fullmatch``), ASCII digits only.
+# RFC 3339 section 5.6, as JSON Schema's ``date-time`` asks: the offset is not optional.
+_DATE_TIME = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+# RFC 3986 absolute URI: a scheme, then only characters a URI may hold.
+_URI = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*"
+)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True  # formats constrain strings only; ``type`` judges the rest
+    match = _DATE_TIME.fullmatch(value)
+    if not match:
+        return False
+    day, hour, minute, second, _, offset = match.groups()
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return False
+    if offset not in ("Z", "z") and not (int(offset[1:3]) <= 23 and int(offset[4:]) <= 59):
+        return False
+    # 60 is a leap second, which RFC 3339 allows.
+    return int(hour) <= 23 and int(minute) <= 59 and int(second) <= 60
+
+
+def _is_full_date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        return bool(_FULL_DATE.fullmatch(value)) and bool(date.fromisoformat(value))
+    except ValueError:
+        return False
+
+
+def _matches(pattern: re.Pattern[str]) -> Any:
+    return lambda value: not isinstance(value, str) or bool(pattern.fullmatch(value))
+
+
+def format_checker() -> Any:
+    """A checker for the formats HSDS uses that needs no optional package.
+
+    jsonschema's stock checker quietly passes ``date-time`` and ``uri`` unless
+    ``rfc3339-validator`` and ``rfc3987`` are installed, and they are not.
+    """
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+    checker.checks("date-time")(is_date_time)
+    checker.checks("date")(_is_full_date)
+    checker.checks("uri")(_matches(_URI))
+    checker.checks("uuid")(_matches(_UUID))
+    checker.checks("email")(_matches(_EMAIL))
+    return checker
+
+
+def schema_registry(schema_dir: Path) -> Any:
+    """The HSDS schemas, each under its file name (``service.json``), as they refer to
+    each other."""
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
     resources = []
-    for path in schema_dir.glob("*.json"):
+    for path in sorted(schema_dir.glob("*.json")):
         if path.name == "openapi.json":
             continue
         contents = json.loads(path.read_text(encoding="utf-8"))
         resources.append((path.name, Resource.from_contents(contents, DRAFT202012)))
-    registry = Registry().with_resources(resources)
+    return Registry().with_resources(resources)
+
+
+@cache
+def _validator(schema_dir: Path, name: str, strict_formats: bool) -> Any:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(
         {"$ref": f"{name}.json"},
-        registry=registry,
-        format_checker=Draft202012Validator.FORMAT_CHECKER,
+        registry=schema_registry(schema_dir),
+        format_checker=format_checker() if strict_formats else Draft202012Validator.FORMAT_CHECKER,
     )
 
 
-def schema_errors(document: dict[str, Any], name: str, schema_dir: Path) -> list[str]:
-    """Every way ``document`` breaks the HSDS schema ``name`` (service, organization …)."""
-    validator = _validator(schema_dir, name)
+def schema_errors(
+    document: dict[str, Any], name: str, schema_dir: Path, *, strict_formats: bool = False
+) -> list[str]:
+    """Every way ``document`` breaks the HSDS schema ``name`` (service, organization …).
+
+    ``strict_formats`` checks every format HSDS names (``date-time`` with its offset, ``uri``,
+    ``uuid``, ``email``); without it, jsonschema's stock checker skips ``date-time`` and ``uri``.
+    """
+    validator = _validator(schema_dir, name, strict_formats)
     return [
         f"{'/'.join(str(p) for p in error.absolute_path) or '(top)'}: {error.message}"
         for error in validator.iter_errors(document)

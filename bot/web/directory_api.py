@@ -1,88 +1,191 @@
 """The HSDS 3.0 API under ``/api/hsds/`` and ``GET /api/directory/nearest``.
 
-Read-only views over the directory's exported services. Bad parameters get a 400 naming the
-parameter; an id that is not a UUID is a 400, an unknown one a 404; never a 500.
+Read-only views over the directory's exported services, shaped by ``directory.hsds_query``.
+Every parameter the HSDS OpenAPI file documents is honoured or refused, never ignored: a bad
+value gets a 400 naming the parameter with a message in Chinese; an id that is not a UUID is a
+400, an unknown one a 404; never a 500.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 
 from bot import keys
-from directory.hsds import taxonomy_dict, term_dict
-from directory.places import CATEGORIES, find_category
+from directory.hsds import HSDS_VERSION, OPENAPI_URL
+from directory.hsds_query import Catalogue, Document, Filters, one_to_one
+from directory.places import find_category
 from directory.search import SearchError
 from directory.service import DirectoryNotReady
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
+MAX_PAGE = 1_000_000
+NDJSON = "application/x-ndjson"
+STARTING = "目录正在加载，请稍后再试。"
+WHAT = {
+    "service": "服务",
+    "organization": "机构",
+    "service_at_location": "服务地点",
+    "taxonomy": "分类体系",
+    "taxonomy_term": "分类",
+}
+_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+# A "+" in a query string arrives as a space: "…T09:00:00 08:00" meant "+08:00".
+_SPACED_OFFSET = re.compile(r"(T[0-9:.]+) ([0-9]{2}:?[0-9]{2})$", re.ASCII)
 
 
-def _error(status: int, parameter: str | None, message: str) -> web.HTTPException:
-    body = {"error": "bad_request" if status == 400 else "not_found", "message": message}
-    if parameter:
-        body["parameter"] = parameter
-    cls = web.HTTPBadRequest if status == 400 else web.HTTPNotFound
-    return cls(text=web.json_response(body).text, content_type="application/json")
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _json(data: Any) -> web.Response:
+    return web.json_response(data, dumps=_dumps)
+
+
+def _bad_request(parameter: str, message: str) -> NoReturn:
+    body = {"error": "bad_request", "parameter": parameter, "message": message}
+    raise web.HTTPBadRequest(text=_dumps(body), content_type="application/json")
+
+
+def _not_found(what: str, wanted: str) -> NoReturn:
+    body = {"error": "not_found", "message": f"找不到 id 为 {wanted} 的{WHAT[what]}"}
+    raise web.HTTPNotFound(text=_dumps(body), content_type="application/json")
+
+
+def _starting() -> NoReturn:
+    body = {"error": "starting", "message": STARTING}
+    raise web.HTTPServiceUnavailable(text=_dumps(body), content_type="application/json")
+
+
+# Parameters -----------------------------------------------------------------------------------
+
+
+def _raw(request: web.Request, name: str) -> str | None:
+    """The parameter's value; None when absent or empty (an empty form field filters nothing)."""
+    raw = request.query.get(name)
+    return raw if raw else None
 
 
 def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
+    raw = _raw(request, name)
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _error(400, name, f"{name} must be a whole number") from None
+    text = raw.strip()
+    if not _INTEGER.fullmatch(text):
+        _bad_request(name, f"{name} 必须是整数")
+    # Twelve digits at most, so a huge number is refused as out of range before int() sees it.
+    value = int(text) if len(text.lstrip("+-")) <= 12 else high + 1
     if not low <= value <= high:
-        raise _error(400, name, f"{name} must be between {low} and {high}")
+        _bad_request(name, f"{name} 必须在 {low} 到 {high} 之间")
     return value
 
 
 def _float(request: web.Request, name: str, low: float, high: float) -> float:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        raise _error(400, name, f"{name} is required")
+    raw = _raw(request, name)
+    if raw is None:
+        _bad_request(name, f"缺少参数 {name}")
     try:
         value = float(raw)
     except ValueError:
-        raise _error(400, name, f"{name} must be a number") from None
+        _bad_request(name, f"{name} 必须是数字")
     if not math.isfinite(value) or not low <= value <= high:
-        raise _error(400, name, f"{name} must be between {low} and {high}")
+        _bad_request(name, f"{name} 必须在 {low:g} 到 {high:g} 之间")
     return value
 
 
-def _uuid(request: web.Request, name: str = "id") -> str:
-    raw = request.match_info.get(name) or request.query.get(name) or ""
+def _bool(request: web.Request, name: str, default: bool) -> bool:
+    raw = _raw(request, name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    _bad_request(name, f"{name} 只能是 true 或 false")
+
+
+def _parse_uuid(name: str, raw: str) -> str:
     try:
         return str(uuid.UUID(raw))
     except ValueError:
-        raise _error(400, name, f"{name} must be a UUID") from None
+        _bad_request(name, f"{name} 必须是 UUID（例如 123e4567-e89b-12d3-a456-426614174000）")
 
 
-def _services(request: web.Request) -> list[dict[str, Any]]:
+def _uuid(request: web.Request, name: str) -> str | None:
+    raw = _raw(request, name)
+    return None if raw is None else _parse_uuid(name, raw)
+
+
+def _path_id(request: web.Request) -> str:
+    return _parse_uuid("id", request.match_info["id"])
+
+
+def _moment(request: web.Request, name: str) -> datetime | None:
+    raw = _raw(request, name)
+    if raw is None:
+        return None
+    text = _SPACED_OFFSET.sub(r"\1+\2", raw.strip())
     try:
-        return request.app[keys.DIRECTORY].services
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        _bad_request(
+            name, f"{name} 必须是日期或日期时间（RFC 3339），例如 2026-01-01T00:00:00+08:00"
+        )
+    # Without an offset, the district's time: what staff and residents mean.
+    return moment if moment.tzinfo else moment.replace(tzinfo=request.app[keys.SETTINGS].tz)
+
+
+def _search(request: web.Request) -> str:
+    return request.query.get("search", "").strip()
+
+
+def _filters(request: web.Request) -> Filters:
+    return Filters(
+        search=_search(request),
+        taxonomy_term_id=_uuid(request, "taxonomy_term_id"),
+        taxonomy_id=_uuid(request, "taxonomy_id"),
+        organization_id=_uuid(request, "organization_id"),
+        modified_after=_moment(request, "modified_after"),
+    )
+
+
+def _catalogue(request: web.Request) -> Catalogue:
+    try:
+        services = request.app[keys.DIRECTORY].services
     except DirectoryNotReady:
-        raise web.HTTPServiceUnavailable(
-            text='{"error": "starting", "message": "目录正在加载，请稍后再试。"}',
-            content_type="application/json",
-        ) from None
+        _starting()
+    return Catalogue(services, request.app[keys.SETTINGS].tz)
 
 
-def _page(request: web.Request, items: list[dict[str, Any]]) -> web.Response:
-    page = _int(request, "page", 1, 1, 1_000_000)
-    per_page = _int(request, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
+# Responses ------------------------------------------------------------------------------------
+
+
+def _page(
+    request: web.Request, items: list[Document], *, per_page: int = DEFAULT_PER_PAGE
+) -> web.Response:
+    """One page as HSDS has it, or with ``format=ndjson`` every item, one a line."""
+    page = _int(request, "page", 1, 1, MAX_PAGE)
+    per_page = _int(request, "per_page", per_page, 1, MAX_PER_PAGE)
+    output = (_raw(request, "format") or "json").strip().lower()
+    if output not in ("json", "ndjson"):
+        _bad_request("format", "format 只能是 json 或 ndjson")
+    if output == "ndjson":
+        lines = "".join(_dumps(item) + "\n" for item in items)
+        return web.Response(text=lines, content_type=NDJSON, charset="utf-8")
     total = len(items)
     pages = max(1, math.ceil(total / per_page))
     contents = items[(page - 1) * per_page : page * per_page]
-    return web.json_response(
+    return _json(
         {
             "total_items": total,
             "total_pages": pages,
@@ -96,101 +199,107 @@ def _page(request: web.Request, items: list[dict[str, Any]]) -> web.Response:
     )
 
 
-def _matches(service: dict[str, Any], words: str) -> bool:
-    haystack = " ".join(
-        str(service.get(k) or "") for k in ("name", "description", "alternate_name")
-    ).lower()
-    return all(word in haystack for word in words.lower().split())
+def _one(item: Document | None, what: str, wanted: str) -> web.Response:
+    if item is None:
+        _not_found(what, wanted)
+    return _json(item)
 
 
-def _term_ids(service: dict[str, Any]) -> set[str]:
-    return {str(a.get("taxonomy_term_id")) for a in service.get("attributes") or []}
+# Handlers -------------------------------------------------------------------------------------
+
+
+async def api_meta(request: web.Request) -> web.Response:
+    # No "profile": the directory uses plain HSDS 3.0, with additions the schemas allow
+    # (a location's closures and town, a schedule's follows_state_calendar).
+    return _json({"version": HSDS_VERSION, "openapi_url": OPENAPI_URL})
 
 
 async def list_services(request: web.Request) -> web.Response:
-    services = _services(request)
-    search = request.query.get("search", "").strip()
-    if search:
-        services = [s for s in services if _matches(s, search)]
-    if "taxonomy_term_id" in request.query:
-        term = _uuid(request, "taxonomy_term_id")
-        services = [s for s in services if term in _term_ids(s)]
-    if "organization_id" in request.query:
-        organization = _uuid(request, "organization_id")
-        services = [s for s in services if s.get("organization_id") == organization]
+    filters = _filters(request)
+    minimal = _bool(request, "minimal", False)
+    # Fully nested unless asked otherwise: what this API has always answered.
+    full = _bool(request, "full", True)
+    services = _catalogue(request).find_services(filters)
+    if minimal:  # whatever ``full`` says
+        # "Aim to return all services within one page": the largest page by default.
+        return _page(request, [Catalogue.minimal(s) for s in services], per_page=MAX_PER_PAGE)
+    if not full:
+        return _page(request, [one_to_one(s) for s in services])
     return _page(request, services)
 
 
-def _one(items: Iterable[dict[str, Any]], wanted: str, what: str) -> web.Response:
-    for item in items:
-        if item.get("id") == wanted:
-            return web.json_response(item)
-    raise _error(404, None, f"no {what} with id {wanted}")
-
-
 async def get_service(request: web.Request) -> web.Response:
-    wanted = _uuid(request)
-    return _one(_services(request), wanted, "service")
-
-
-def _organizations(services: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: dict[str, dict[str, Any]] = {}
-    for service in services:
-        organization = service.get("organization")
-        if organization and organization["id"] not in seen:
-            seen[organization["id"]] = organization
-    return list(seen.values())
+    wanted = _path_id(request)
+    return _one(_catalogue(request).service(wanted), "service", wanted)
 
 
 async def list_organizations(request: web.Request) -> web.Response:
-    return _page(request, _organizations(_services(request)))
+    search = _search(request)
+    full = _bool(request, "full", False)
+    full_service = _bool(request, "full_service", False)
+    organizations = _catalogue(request).find_organizations(
+        search=search, full=full, full_service=full_service
+    )
+    return _page(request, organizations)
 
 
 async def get_organization(request: web.Request) -> web.Response:
-    wanted = _uuid(request)
-    return _one(_organizations(_services(request)), wanted, "organization")
-
-
-def _service_at_locations(services: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [sal for s in services for sal in s.get("service_at_locations") or []]
+    wanted = _path_id(request)
+    full_service = _bool(request, "full_service", False)
+    found = _catalogue(request).organization(wanted, full_service=full_service)
+    return _one(found, "organization", wanted)
 
 
 async def list_service_at_locations(request: web.Request) -> web.Response:
-    return _page(request, _service_at_locations(_services(request)))
+    if _raw(request, "proximity") is not None:
+        _bad_request(
+            "proximity",
+            "暂不支持 proximity 参数：请用 /api/directory/nearest?lat=…&lon=… 按位置查找",
+        )
+    postcode = _raw(request, "postcode")
+    filters = replace(_filters(request), postcode=postcode.strip() if postcode else None)
+    full = _bool(request, "full", False)
+    return _page(request, _catalogue(request).find_service_at_locations(filters, full=full))
 
 
 async def get_service_at_location(request: web.Request) -> web.Response:
-    wanted = _uuid(request)
-    return _one(_service_at_locations(_services(request)), wanted, "service_at_location")
+    wanted = _path_id(request)
+    return _one(_catalogue(request).service_at_location(wanted), "service_at_location", wanted)
 
 
 async def list_taxonomies(request: web.Request) -> web.Response:
-    return _page(request, [taxonomy_dict()])
+    return _page(request, Catalogue.find_taxonomies(search=_search(request)))
 
 
 async def get_taxonomy(request: web.Request) -> web.Response:
-    return _one([taxonomy_dict()], _uuid(request), "taxonomy")
-
-
-def _terms() -> list[dict[str, Any]]:
-    return [term_dict(c.code) for c in CATEGORIES]
+    wanted = _path_id(request)
+    found = next((t for t in Catalogue.find_taxonomies() if t["id"] == wanted), None)
+    return _one(found, "taxonomy", wanted)
 
 
 async def list_taxonomy_terms(request: web.Request) -> web.Response:
-    return _page(request, _terms())
+    terms = Catalogue.find_taxonomy_terms(
+        search=_search(request),
+        taxonomy_id=_uuid(request, "taxonomy_id"),
+        parent_id=_uuid(request, "parent_id"),
+        top_only=_bool(request, "top_only", False),
+    )
+    return _page(request, terms)
 
 
 async def get_taxonomy_term(request: web.Request) -> web.Response:
-    return _one(_terms(), _uuid(request), "taxonomy_term")
+    wanted = _path_id(request)
+    found = next((t for t in Catalogue.find_taxonomy_terms() if t["id"] == wanted), None)
+    return _one(found, "taxonomy_term", wanted)
 
 
 async def nearest(request: web.Request) -> web.Response:
     latitude = _float(request, "lat", -90, 90)
     longitude = _float(request, "lon", -180, 180)
     limit = _int(request, "limit", 5, 1, 50)
-    category = request.query.get("category") or None
+    category = _raw(request, "category")
     if category and find_category(category) is None:
-        raise _error(400, "category", f"unknown category {category!r}")
+        _bad_request("category", f"未知的类别：{category}")
     try:
         directory = request.app[keys.DIRECTORY]
         results = directory.index.search(
@@ -201,25 +310,18 @@ async def nearest(request: web.Request) -> web.Response:
         )
         sample = directory.index.has_sample_data
     except DirectoryNotReady:
-        raise web.HTTPServiceUnavailable(
-            text='{"error": "starting", "message": "目录正在加载，请稍后再试。"}',
-            content_type="application/json",
-        ) from None
+        _starting()
     except SearchError as exc:
-        raise _error(400, exc.field, str(exc)) from None
+        _bad_request(exc.field, f"参数 {exc.field} 无效")
     body: dict[str, Any] = {"results": [r.as_row() for r in results]}
     if sample:
         body["note"] = "示例数据，地址电话以实际公布为准"
-    return web.json_response(body, dumps=_dumps)
-
-
-def _dumps(data: Any) -> str:
-    import json
-
-    return json.dumps(data, ensure_ascii=False)
+    return _json(body)
 
 
 ROUTES: list[tuple[str, Callable[[web.Request], Any]]] = [
+    ("/api/hsds", api_meta),
+    ("/api/hsds/", api_meta),
     ("/api/hsds/services", list_services),
     ("/api/hsds/services/{id}", get_service),
     ("/api/hsds/organizations", list_organizations),
