@@ -12,6 +12,7 @@ from sqlmodel import SQLModel
 
 def metadata() -> MetaData:
     """The metadata of all tables, after importing every module that declares one."""
+    import bot.console.models
     import bot.conversation.models
     import bot.telegram.models  # noqa: F401
     import directory.models  # noqa: F401

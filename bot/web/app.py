@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot import keys
+from bot.console.app import add_console
 from bot.conversation.core import Conversation
 from bot.database import (
     DatabaseState,
@@ -216,6 +217,7 @@ def create_app(
     app.router.add_post("/api/ask", ask)
     add_routes(app)
     chat.add_routes(app)
+    add_console(app)
     app.router.add_get("/metrics", metrics)
     if settings.telegram_enabled:
         # Imported only when needed: python-telegram-bot costs start time and memory.

@@ -178,15 +178,13 @@ async def test_a_cookie_with_other_characters_starts_a_fresh_session(client: Cli
 
 async def test_a_form_from_another_port_cannot_act_for_a_resident(client: Client) -> None:
     # A text/plain form from a page on another port of the same host sent /stop.
+    stop = '{"action": {"type": "command", "name": "stop"}}'
     attack = {
-        "data": '{"action": {"type": "command", "name": "stop"}}',
-        "headers": {
-            "Content-Type": "text/plain",
-            "Origin": "http://127.0.0.1:9999",
-            "Sec-Fetch-Site": "same-site",
-        },
+        "Content-Type": "text/plain",
+        "Origin": "http://127.0.0.1:9999",
+        "Sec-Fetch-Site": "same-site",
     }
-    response = await client.post("/api/chat", **attack)
+    response = await client.post("/api/chat", data=stop, headers=attack)
     assert response.status == 403
     assert "其他网站" in (await response.json())["message"]
     # Either sign alone is enough.
@@ -194,9 +192,7 @@ async def test_a_form_from_another_port_cannot_act_for_a_resident(client: Client
         response = await chat(client, {"type": "command", "name": "start"}, headers=headers)
         assert response.status == 403, headers
     # And a form without a JSON content type is refused even from our own origin.
-    response = await client.post(
-        "/api/chat", data=attack["data"], headers={"Content-Type": "text/plain"}
-    )
+    response = await client.post("/api/chat", data=stop, headers={"Content-Type": "text/plain"})
     assert response.status == 415
     # Our own page is let in.
     own = f"http://127.0.0.1:{client.server.port}"

@@ -5,13 +5,15 @@ from the day it is added."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import http.client
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
 from aiohttp import web
@@ -52,13 +54,59 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]
 
 
 def _routes(app: web.Application) -> list[tuple[str, str]]:
+    """Every (method, path template), the console's sub-application included."""
     found = set()
-    for route in app.router.routes():
-        info = route.resource.get_info() if route.resource is not None else {}
-        template = info.get("path") or info.get("formatter") or info.get("prefix")
-        if template and route.method != "HEAD":
-            found.add((route.method, str(template)))
+    for resource in app.router.resources():
+        if isinstance(resource, web.PrefixedSubAppResource):
+            # Its resources already carry the prefix.
+            found.update(_routes(resource._app))
+            continue
+        for route in resource:
+            info = resource.get_info()
+            template = info.get("path") or info.get("formatter") or info.get("prefix")
+            if template and route.method != "HEAD":
+                found.add((route.method, str(template)))
     return sorted(found)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A staff session the fuzz may send, so console routes are reached past the sign-in."""
+
+    cookie: str
+    csrf: str
+
+
+async def _fuzzing_account(app: web.Application) -> int:
+    from bot.console import accounts
+    from bot.console.models import Role
+
+    async with app[keys.SESSIONS]() as session, session.begin():
+        user = await accounts.add_user(
+            session, name="fuzzer", role=Role.admin, password="fuzzing-password-1", actor="test"
+        )
+    assert user.id is not None
+    return user.id
+
+
+async def _new_session(app: web.Application, user_id: int) -> SignedIn:
+    """A fresh session for each example: one that signs out must not sign out the next."""
+    from bot.console import staff_sessions
+    from bot.console.models import StaffUser
+    from bot.conversation.models import utcnow
+
+    async with app[keys.SESSIONS]() as session, session.begin():
+        user = await session.get(StaffUser, user_id)
+        assert user is not None
+        user.disabled, user.role = False, "admin"  # whatever the fuzz did to it
+        token = await staff_sessions.start(session, user, utcnow())
+    session_id = hashlib.sha256(token.encode()).hexdigest()
+    return SignedIn(f"mz_console={token}", staff_sessions.csrf_token(TEST_SECRET_KEY, session_id))
+
+
+@pytest.fixture(scope="module")
+def fuzzing_account(server: ThreadedServer) -> int:
+    return server.run_coroutine(_fuzzing_account(server.app))
 
 
 text = st.text(max_size=60)
@@ -141,36 +189,48 @@ _GIVEN = {
     "query": queries,
     "part": text,
     "as_json": st.booleans(),
+    "as_staff": st.booleans(),
 }
 
 
 @settings(max_examples=EXAMPLES["read"], **_FUZZ)  # type: ignore[arg-type]
 @given(**_GIVEN)
 def test_no_read_route_answers_500(
-    server: ThreadedServer, route: tuple[str, str], **drawn: Any
+    server: ThreadedServer, fuzzing_account: int, route: tuple[str, str], **drawn: Any
 ) -> None:
-    _check(server, route, **drawn)
+    _check(server, fuzzing_account, route, **drawn)
 
 
 @settings(max_examples=EXAMPLES["write"], **_FUZZ)  # type: ignore[arg-type]
 @given(**_GIVEN)
 def test_no_write_route_answers_500(
-    server: ThreadedServer, route: tuple[str, str], **drawn: Any
+    server: ThreadedServer, fuzzing_account: int, route: tuple[str, str], **drawn: Any
 ) -> None:
-    _check(server, route, **drawn)
+    _check(server, fuzzing_account, route, **drawn)
 
 
 def _check(
     server: ThreadedServer,
+    fuzzing_account: int,
     route: tuple[str, str],
     body: bytes,
     sent_headers: dict[str, str],
     query: dict[str, str],
     part: str,
     as_json: bool,
+    as_staff: bool,
 ) -> None:
     method, template = route
-    if as_json:  # half the time past the content-type check, to reach the parsing
+    if as_staff and template.startswith("/admin"):
+        # Signed in, with the form's token: the fuzz reaches the views themselves.
+        signed_in = server.run_coroutine(_new_session(server.app, fuzzing_account))
+        sent_headers = {**sent_headers, "Cookie": signed_in.cookie}
+        sent_headers["Content-Type"] = "application/x-www-form-urlencoded"
+        sent_headers.pop("Origin", None)
+        sent_headers.pop("Sec-Fetch-Site", None)
+        fields = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+        body = urlencode({**fields, "csrf": signed_in.csrf}).encode()
+    elif as_json:  # half the time past the content-type check, to reach the parsing
         sent_headers = {**sent_headers, "Content-Type": "application/json"}
         sent_headers.pop("Origin", None)
         sent_headers.pop("Sec-Fetch-Site", None)
@@ -193,3 +253,4 @@ def test_every_route_is_fuzzed(server: ThreadedServer) -> None:
     routes = _routes(server.app)
     assert ("POST", "/api/chat") in routes and ("POST", "/api/ask") in routes
     assert ("GET", "/chat") in routes and ("GET", "/healthz") in routes
+    assert ("POST", "/admin/login") in routes and ("POST", "/admin/users/{name}/{what}") in routes
