@@ -34,6 +34,8 @@ class Finding:
     entry_id: str
     message: str
     path: str = ""
+    # The entry's field the finding is about, so an editor can show it beside that field.
+    field: str = ""
 
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""
@@ -43,50 +45,65 @@ class Finding:
 def lint(content: Content, *, today: date) -> list[Finding]:
     findings: list[Finding] = []
 
-    def add(level: str, entry_id: str, message: str) -> None:
-        findings.append(Finding(level, entry_id, message, content.origin.get(entry_id, "")))
+    def add(level: str, entry_id: str, message: str, field: str = "") -> None:
+        findings.append(Finding(level, entry_id, message, content.origin.get(entry_id, ""), field))
 
     ids = [entry.id for entry in content.entries] + [item.id for item in content.out_of_scope]
     seen: set[str] = set()
     for entry_id in ids:
         if entry_id in seen:
-            add("error", entry_id, "id is used more than once")
+            add("error", entry_id, "id is used more than once", "id")
         seen.add(entry_id)
     entry_ids = {entry.id for entry in content.entries}
 
     for entry in content.entries:
         for related in entry.related:
             if related not in entry_ids:
-                add("error", entry.id, f"related id {related!r} does not exist")
+                add("error", entry.id, f"related id {related!r} does not exist", "related")
             if related == entry.id:
-                add("error", entry.id, "an entry cannot be related to itself")
+                add("error", entry.id, "an entry cannot be related to itself", "related")
         if entry.review_by <= entry.reviewed:
-            add("error", entry.id, "review_by must come after reviewed")
+            add("error", entry.id, "review_by must come after reviewed", "review_by")
         if entry.reviewed > today:
-            add("error", entry.id, f"reviewed {entry.reviewed} is in the future")
+            add("error", entry.id, f"reviewed {entry.reviewed} is in the future", "reviewed")
         if entry.review_by < today:
-            add("warning", entry.id, f"past its review date {entry.review_by}: check it again")
+            add(
+                "warning",
+                entry.id,
+                f"past its review date {entry.review_by}: check it again",
+                "review_by",
+            )
         if (
             entry.effective_from
             and entry.effective_to
             and entry.effective_to < entry.effective_from
         ):
-            add("error", entry.id, "effective_to comes before effective_from")
+            add("error", entry.id, "effective_to comes before effective_from", "effective_to")
         han = han_count(entry.answer)
         if han > MAX_ANSWER_HAN:
-            add("error", entry.id, f"answer has {han} 汉字; at most {MAX_ANSWER_HAN}")
+            add("error", entry.id, f"answer has {han} 汉字; at most {MAX_ANSWER_HAN}", "answer")
         steps = len(_NUMBERED_STEP.findall(entry.answer)) + len(entry.steps)
         if steps > MAX_STEPS:
-            add("error", entry.id, f"answer has {steps} numbered steps; at most {MAX_STEPS}")
-        texts = [entry.answer, *(getattr(entry, f) or "" for f in _DETAIL_FIELDS)]
-        for text in texts:
+            add(
+                "error",
+                entry.id,
+                f"answer has {steps} numbered steps; at most {MAX_STEPS}",
+                "answer",
+            )
+        for name in ("answer", *_DETAIL_FIELDS):
+            text = getattr(entry, name) or ""
             for number in _PHONE.findall(text):
                 if number.replace("-", "") not in KNOWN_NUMBERS and not _is_year(number):
-                    add("warning", entry.id, f"{number!r} looks like a phone number: is it sure?")
+                    add(
+                        "warning",
+                        entry.id,
+                        f"{number!r} looks like a phone number: is it sure?",
+                        name,
+                    )
             for money in _MONEY.findall(text):
-                add("warning", entry.id, f"{money!r} is an amount: is it sure and current?")
+                add("warning", entry.id, f"{money!r} is an amount: is it sure and current?", name)
         if len({normalize(q) for q in entry.questions}) < len(entry.questions):
-            add("error", entry.id, "the same question is listed twice")
+            add("error", entry.id, "the same question is listed twice", "questions")
 
     findings.extend(_shared_questions(content))
     return findings
@@ -115,6 +132,7 @@ def _shared_questions(content: Content) -> list[Finding]:
                     first,
                     f"question {question!r} is also under {', '.join(rest)}",
                     content.origin.get(first, ""),
+                    "questions",
                 )
             )
     # Near-same: compare within buckets sharing a leading character, to stay fast.
@@ -131,6 +149,7 @@ def _shared_questions(content: Content) -> list[Finding]:
                         e1,
                         f"question {q1!r} is nearly the same as {q2!r} under {e2}",
                         content.origin.get(e1, ""),
+                        "questions",
                     )
                 )
     return findings

@@ -51,6 +51,43 @@ class KbEntry(SQLModel, table=True):
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
+    # Who approved what residents read now, and when. None for shipped content no staff member
+    # has approved yet: it waits in the review queue ("awaiting first staff review").
+    approved_by: str | None = Field(default=None, max_length=64)
+    approved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class DraftState(enum.StrEnum):
+    editing = "editing"
+    review = "review"
+    # Approved, to be published at ``publish_at``.
+    scheduled = "scheduled"
+
+
+class KbDraft(SQLModel, table=True):
+    """An entry being changed: what residents read stays the published row until a second
+    person approves the draft. One draft an entry at a time; ``revision`` catches two people
+    saving over each other."""
+
+    __tablename__ = "kb_draft"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: str = Field(max_length=64, unique=True)
+    # The published version the draft started from; 0 for a new entry.
+    base_version: int = 0
+    # The entry's fields as ``EntryIn`` has them (questions included).
+    snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=DraftState.editing.value, max_length=16)
+    revision: int = 1
+    created_by: str = Field(max_length=64)
+    last_editor: str = Field(max_length=64)
+    submitted_by: str | None = Field(default=None, max_length=64)
+    approved_by: str | None = Field(default=None, max_length=64)
+    review_comment: str | None = Field(default=None, sa_column=Column(Text))
+    publish_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
 
 
 class KbQuestion(SQLModel, table=True):
@@ -74,6 +111,8 @@ class KbEntryVersion(SQLModel, table=True):
     version: int
     snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     changed_by: str = Field(max_length=100)
+    # The second person who approved this version (None for imports).
+    approved_by: str | None = Field(default=None, max_length=64)
     changed_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )

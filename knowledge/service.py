@@ -7,6 +7,7 @@ always answered by one complete index, old or new, never by a half-built one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -57,6 +58,7 @@ class KnowledgeBase:
         self._index: KnowledgeIndex | None = None
         self._stamp: tuple[object, ...] | None = None
         self._rebuilding = asyncio.Lock()
+        self._refreshing: set[asyncio.Task[bool]] = set()
 
     @property
     def index(self) -> KnowledgeIndex:
@@ -88,6 +90,27 @@ class KnowledgeBase:
             return False
         await self.rebuild()
         return True
+
+    def refresh_soon(self) -> None:
+        """Content changed in this process (a publish): rebuild now, in the background, rather
+        than at the next poll."""
+        task = asyncio.get_running_loop().create_task(self._refresh(), name="knowledge-refresh")
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
+
+    async def _refresh(self) -> bool:
+        try:
+            return await self.rebuild_if_changed()
+        except Exception:
+            log.exception("knowledge index rebuild failed; the previous index stays in use")
+            return False
+
+    async def close(self) -> None:
+        for task in list(self._refreshing):
+            task.cancel()
+        for task in list(self._refreshing):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def ask(self, question: str, *, now: datetime | None = None) -> Answer:
         moment = now or datetime.now(self._tz)

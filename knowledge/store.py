@@ -92,6 +92,8 @@ async def _upsert_entry(
         await session.execute(delete(KbQuestion).where(col(KbQuestion.entry_id) == item.id))
     row.imported_hash = digest
     row.updated_at = utcnow()
+    # Content from a file has been reviewed like code, not by staff: it waits in the queue.
+    row.approved_by, row.approved_at = None, None
     existing[item.id] = row
     # The unit of work inserts the entry before the questions that reference it.
     session.add_all(
@@ -272,6 +274,11 @@ async def export_published(session: AsyncSession) -> list[dict[str, Any]]:
         data["questions"] = questions.get(row.id, [])
         exported.append(data)
     return exported
+
+
+def published_view(entry: EntryIn, *, version: int) -> PublishedEntry:
+    """An entry not yet published (a draft), as residents would see it once it is."""
+    return _published(entry, entry.questions, version)
 
 
 def snapshot_from_content(content: Content, *, version: int = 1) -> KnowledgeSnapshot:

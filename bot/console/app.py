@@ -14,7 +14,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.console import views_admin, views_auth
+from bot.console import views_admin, views_auth, views_kb, views_review, views_test
 from bot.console.accounts import aware
 from bot.console.web import guard, route
 
@@ -47,6 +47,10 @@ def create_console() -> web.Application:
     environment.filters["when"] = _local_time
     route(console, "GET", "/static/console.css", stylesheet, public=True)
     views_auth.add_routes(console)
+    # views_kb before views_review: /kb/{id}/edit is matched before /kb/{id}/{action}.
+    views_kb.add_routes(console)
+    views_review.add_routes(console)
+    views_test.add_routes(console)
     views_admin.add_routes(console)
     return console
 

@@ -50,6 +50,9 @@ _ROLES: dict[View, frozenset[Role]] = {}
 # Nav items in the order staff read them: (path, label, roles that see it). Pages are listed
 # here as they are built.
 NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
+    ("/admin/kb", "知识库", CONTENT),
+    ("/admin/review", "待审核", CONTENT),
+    ("/admin/test", "测试问答", CONTENT),
     ("/admin/audit", "操作记录", CONTENT),
     ("/admin/users", "账号", ADMIN),
 )

@@ -112,6 +112,40 @@ async def _write(session: AsyncSession, writes: Sequence[SQLModel | Executable])
             await session.execute(write)
 
 
+def entry_reply(entry: PublishedEntry, expired: bool) -> Reply:
+    """An entry's answer as residents see it, with its buttons (the console previews it)."""
+    lines = [
+        entry.title,
+        "",
+        entry.answer.strip(),
+        "",
+        f"来源：{entry.source}",
+        f"最后核对：{entry.reviewed:%Y年%m月%d日}",
+    ]
+    if expired:
+        lines.append("（这条内容已过核对期，请以办理窗口的最新要求为准）")
+    rows: list[tuple[Button, ...]] = [
+        (Button("有帮助", f"fb|{entry.id}|1"), Button("没帮助", f"fb|{entry.id}|0"))
+    ]
+    details = tuple(
+        Button(label, f"d|{entry.id}|{field}")
+        for field, label in texts.DETAIL_LABELS.items()
+        if field in entry.details
+    )
+    if details:
+        rows.append(details[:3])
+        if details[3:]:
+            rows.append(details[3:])
+    extra = []
+    if entry.related:
+        extra.append(Button("相关问题", f"rel|{entry.id}"))
+    if entry.facility_category:
+        extra.append(Button("找附近的服务点", f"near|{entry.facility_category}"))
+    if extra:
+        rows.append(tuple(extra))
+    return Reply("\n".join(lines), buttons=tuple(rows))
+
+
 class Conversation:
     def __init__(
         self,
@@ -310,43 +344,11 @@ class Conversation:
         cached = self._entry_replies.get(key)
         if cached is not None and cached[0] is entry:
             return cached[1]
-        reply = self._build_entry_reply(entry, expired)
+        reply = entry_reply(entry, expired)
         if len(self._entry_replies) >= MAX_CACHED_REPLIES:
             self._entry_replies.clear()  # content was replaced many times over: start afresh
         self._entry_replies[key] = (entry, reply)
         return reply
-
-    def _build_entry_reply(self, entry: PublishedEntry, expired: bool) -> Reply:
-        lines = [
-            entry.title,
-            "",
-            entry.answer.strip(),
-            "",
-            f"来源：{entry.source}",
-            f"最后核对：{entry.reviewed:%Y年%m月%d日}",
-        ]
-        if expired:
-            lines.append("（这条内容已过核对期，请以办理窗口的最新要求为准）")
-        rows: list[tuple[Button, ...]] = [
-            (Button("有帮助", f"fb|{entry.id}|1"), Button("没帮助", f"fb|{entry.id}|0"))
-        ]
-        details = tuple(
-            Button(label, f"d|{entry.id}|{field}")
-            for field, label in texts.DETAIL_LABELS.items()
-            if field in entry.details
-        )
-        if details:
-            rows.append(details[:3])
-            if details[3:]:
-                rows.append(details[3:])
-        extra = []
-        if entry.related:
-            extra.append(Button("相关问题", f"rel|{entry.id}"))
-        if entry.facility_category:
-            extra.append(Button("找附近的服务点", f"near|{entry.facility_category}"))
-        if extra:
-            rows.append(tuple(extra))
-        return Reply("\n".join(lines), buttons=tuple(rows))
 
     # Buttons ------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from aiohttp.typedefs import Handler
 
 from bot import keys
 from bot.console.app import add_console
+from bot.console.views_review import publish_scheduled
 from bot.conversation.core import Conversation
 from bot.database import (
     DatabaseState,
@@ -127,6 +128,10 @@ async def _keep_content_current(app: web.Application, poll_s: float) -> None:
     first = True
     while True:
         try:
+            await publish_scheduled(app[keys.SESSIONS], datetime.now(app[keys.SETTINGS].tz))
+        except Exception:
+            log.exception("publishing scheduled drafts failed; tried again at the next poll")
+        try:
             await knowledge.rebuild_if_changed()
         except Exception:
             log.exception("knowledge index rebuild failed; the previous index stays in use")
@@ -191,6 +196,7 @@ def _knowledge_context(poll_s: float) -> Callable[[web.Application], AsyncIterat
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await app[keys.KNOWLEDGE].close()
             # The last questions asked, written before the database closes.
             await app[keys.CONVERSATION].close()
 

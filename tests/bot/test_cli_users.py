@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -32,7 +33,7 @@ def users(
 
 
 async def test_the_first_admin_and_the_account_commands(database_url: str, tmp_path: Path) -> None:
-    run = {"database_url": database_url, "cwd": tmp_path}
+    run: dict[str, Any] = {"database_url": database_url, "cwd": tmp_path}
     # Listing only reads: on a database never migrated it says so and changes nothing.
     empty = users("list", **run)
     assert empty.returncode == 1 and "db upgrade" in empty.stderr

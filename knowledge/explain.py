@@ -1,0 +1,63 @@
+"""Why the matcher answered as it did, for the authors' test pane: the question as the matcher
+read it, the synonyms that fired, every candidate with its confidence, and the words each
+shares with the question."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from knowledge.matcher import Answer, KnowledgeIndex
+from knowledge.synonyms import fired
+
+
+@dataclass(frozen=True)
+class Candidate:
+    key: str
+    title: str
+    confidence: float
+    # Words and character pairs of the question found in this entry's title and questions.
+    matched: tuple[str, ...]
+    out_of_scope: bool
+
+
+@dataclass(frozen=True)
+class Explanation:
+    answer: Answer
+    threshold: float
+    normalised: str
+    synonyms: tuple[tuple[str, str], ...]
+    candidates: tuple[Candidate, ...]
+
+
+def _shown(term: str) -> str:
+    kind, _, text = term.partition(":")
+    return text.replace("_", " ") if kind == "p" else text
+
+
+def explain(index: KnowledgeIndex, question: str, *, today: date) -> Explanation:
+    answer = index.ask(question, today=today)
+    query = index.analyzer.analyze(question)
+    asked = [*query.terms, *(t for group in query.pinyin_groups for t in group)]
+    candidates = []
+    for scored in index._ranked(query, today):
+        doc = index.docs[scored.index]
+        words = [t for t in dict.fromkeys(asked) if t in doc.terms and t[0] in "we"]
+        if not words:  # only sounds or character pairs in common: show those
+            words = [t for t in dict.fromkeys(asked) if t in doc.terms]
+        candidates.append(
+            Candidate(
+                key=doc.key,
+                title=doc.title,
+                confidence=scored.confidence,
+                matched=tuple(_shown(t) for t in words),
+                out_of_scope=doc.out_of_scope is not None,
+            )
+        )
+    return Explanation(
+        answer=answer,
+        threshold=index.calibration.threshold,
+        normalised=query.text,
+        synonyms=tuple(fired(index.analyzer.synonyms, question)),
+        candidates=tuple(candidates),
+    )
