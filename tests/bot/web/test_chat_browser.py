@@ -32,6 +32,7 @@ from playwright.async_api import (
     expect,
 )
 
+from tests.support.axe import assert_accessible
 from tests.support.browser import CHROMIUM_ARGS, require_chromium
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
@@ -42,6 +43,8 @@ expect.set_options(timeout=10_000)
 SONGJIANG = {"latitude": 31.03, "longitude": 121.23}  # in 方松街道
 PHONE = {"width": 360, "height": 640}
 DESKTOP = {"width": 1024, "height": 768}
+# A 1280×1024 window zoomed to 400% (WCAG 1.4.10 Reflow): 320×256 CSS pixels, each drawn 4×4.
+ZOOMED = {"viewport": {"width": 320, "height": 256}, "device_scale_factor": 4}
 # One place in a list of places: "1. 示例·九亭第1老年助餐点，约503米（已休息）" (the distance
 # only where it means something: from the resident's own location).
 PLACE_LINE = re.compile(r"^(\d+)\. (.+?)(?:，约(\d+)米)?（(正在营业|已休息)）$", re.MULTILINE)
@@ -403,3 +406,211 @@ async def test_html_in_a_question_is_shown_as_text_and_never_run(open_chat: Open
     await expect(resident.page.locator("#log img")).to_have_count(0)
     assert resident.dialogs == []
     assert not any(url.endswith("/x") for url in resident.requests)
+
+
+@pytest.mark.parametrize("screen", [{}, ZOOMED], ids=["desktop", "zoomed-400%"])
+async def test_axe_finds_nothing_fresh_or_after_a_conversation(
+    open_chat: OpenChat, screen: dict[str, Any]
+) -> None:
+    """WCAG 2.1 A and AA, as axe-core checks them, in every state the page gets into: its
+    buttons are made as the answers come, so each state is checked when it is on the page."""
+    resident = await open_chat(**screen)
+    page = resident.page
+    await assert_accessible(page, "fresh: greeting and menu", strict=True)
+    await resident.ask("低保怎么申请")
+    answer = resident.message("怎么申请低保，要带什么材料", CHECKED)
+    await expect(resident.button("所需材料", within=answer)).to_be_visible()
+    await assert_accessible(page, "after an answer with its buttons", strict=True)
+    await resident.ask("补贴")
+    await expect(
+        resident.button("联系养老顾问", within=resident.message("您是不是想问"))
+    ).to_be_visible()
+    await assert_accessible(page, "after suggestions for a vague question", strict=True)
+    await resident.ask("今天天气怎么样")
+    await expect(resident.message("这件事不归民政部门管")).to_be_visible()
+    await assert_accessible(page, "after a question outside civil affairs", strict=True)
+    await resident.button("找服务点").click()
+    await resident.button("老年助餐点").click()
+    await resident.ask("九亭")
+    await expect(resident.message("九亭镇的老年助餐点")).to_be_visible()
+    await assert_accessible(page, "after a list of places with their buttons", strict=True)
+
+
+async def _pressable(page: Page, target: Locator) -> bool:
+    """Whether ``target`` can be scrolled to where it is on screen and on top (not under the
+    question bar): tried at the top, the middle and the bottom of the screen."""
+    for block in ("start", "center", "end"):
+        await target.evaluate("(e, block) => e.scrollIntoView({block})", block)
+        if await _in_sight(page, target):
+            return True
+    return False
+
+
+async def _share_on_screen(page: Page, item: Locator) -> float:
+    """How much of the screen's height shows ``item`` (a message taller than the screen)
+    scrolled to its middle, not covered by anything on top of it."""
+    await item.evaluate("(e) => e.scrollIntoView({block: 'center'})")
+    share: float = await item.evaluate(
+        """(e) => {
+            const box = e.getBoundingClientRect(), x = box.left + box.width / 2;
+            let rows = 0, seen = 0;
+            for (let y = Math.max(box.top, 0) + 0.5; y < Math.min(box.bottom, innerHeight); y++) {
+                const hit = document.elementFromPoint(x, y);
+                rows += 1;
+                if (hit !== null && e.contains(hit)) seen += 1;
+            }
+            return rows < innerHeight - 1 ? -1 : seen / rows;
+        }"""
+    )
+    assert share >= 0, "the message does not fill the screen: no measure of what covers it"
+    return share
+
+
+async def test_at_400_percent_zoom_the_question_bar_leaves_the_answer_pressable(
+    open_chat: OpenChat,
+) -> None:
+    """WCAG 1.4.10 Reflow: zoomed to 400% the page is 256 CSS pixels high, and a question bar
+    fixed to the bottom would cover all of it; the conversation must stay readable and its
+    buttons pressable."""
+    resident = await open_chat(**ZOOMED)
+    page = resident.page
+    await resident.ask("低保怎么申请")
+    answer = resident.message("怎么申请低保，要带什么材料", CHECKED)
+    await expect(answer).to_be_visible()
+    # The answer (with its buttons, taller than the screen) fills the screen when scrolled to:
+    # the question bar may take a little of the height, not most of it.
+    share = await _share_on_screen(page, answer)
+    assert share >= 0.75, f"the question bar covers {1 - share:.0%} of the answer"
+    details = resident.button("所需材料", within=answer)
+    assert await _pressable(page, details), "the answer's buttons stay under the question bar"
+    await details.click(timeout=5_000)
+    detail = resident.message("怎么申请低保，要带什么材料 · 所需材料")
+    await expect(detail).to_contain_text("户口簿")
+    await expect(detail).to_be_in_viewport()
+    # A suggestion too, and the box for the next question can still be reached and used.
+    await resident.ask("补贴")
+    offer = resident.message("您是不是想问")
+    suggestion = resident.button("老年助餐补贴", within=offer)
+    assert await _pressable(page, suggestion), "a suggestion stays under the question bar"
+    await suggestion.click(timeout=5_000)
+    await expect(resident.message("老年助餐补贴", CHECKED)).to_be_in_viewport()
+    for name, control in [
+        ("question box", resident.question_box),
+        ("send", resident.button("发送")),
+        ("help in the menu", resident.button("帮助")),
+    ]:
+        assert await _pressable(page, control), f"{name} cannot be brought into sight"
+
+
+async def test_no_sideways_scrolling_at_400_percent_zoom(open_chat: OpenChat) -> None:
+    """WCAG 1.4.10 Reflow: at 320 CSS pixels wide everything fits the width, long place names
+    on buttons included."""
+    resident = await open_chat(**ZOOMED)
+    page = resident.page
+    await resident.ask("低保怎么申请")
+    await expect(resident.message("怎么申请低保，要带什么材料", CHECKED)).to_be_visible()
+    await resident.button("找服务点").click()
+    await resident.button("老年助餐点").click()
+    await resident.ask("九亭")
+    await expect(resident.message("九亭镇的老年助餐点")).to_be_visible()
+    width = await page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert width[0] <= width[1] + 1 and width[1] == 320, width
+    assert await _overflowing(page) == []
+
+
+def _rgba(css: str) -> tuple[float, float, float, float]:
+    """A computed CSS colour, "rgb(r, g, b)" or "rgba(r, g, b, a)", as numbers."""
+    found = re.fullmatch(r"rgba?\(([\d.]+), ([\d.]+), ([\d.]+)(?:, ([\d.]+))?\)", css)
+    assert found, f"not a computed colour: {css}"
+    red, green, blue, alpha = found.groups()
+    return float(red), float(green), float(blue), 1.0 if alpha is None else float(alpha)
+
+
+def _over(top: str, below: tuple[float, float, float]) -> tuple[float, float, float]:
+    """The colour ``top`` (which may be see-through) shows over the colour ``below``."""
+    *rgb, alpha = _rgba(top)
+    red, green, blue = (alpha * c + (1 - alpha) * b for c, b in zip(rgb, below, strict=True))
+    return red, green, blue
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    """WCAG 2's relative luminance of an sRGB colour."""
+
+    def linear(channel: float) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (linear(c) for c in rgb)
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def _contrast(one: tuple[float, float, float], other: tuple[float, float, float]) -> float:
+    """WCAG 2's contrast ratio, from 1 (the same) to 21 (black on white)."""
+    dark, light = sorted((_luminance(one), _luminance(other)))
+    return (light + 0.05) / (dark + 0.05)
+
+
+async def test_the_contrast_formula() -> None:
+    white, black = (255.0, 255.0, 255.0), (0.0, 0.0, 0.0)
+    assert _contrast(white, black) == pytest.approx(21)
+    assert _contrast(_over("rgb(11, 83, 148)", white), white) == pytest.approx(7.84, abs=0.01)
+    assert _over("rgba(0, 0, 0, 0)", white) == white
+
+
+async def test_focus_rings_contrast_with_the_page_and_the_control(open_chat: OpenChat) -> None:
+    """WCAG 1.4.11 and 2.4.11: what shows the keyboard focus is at least 2px wide and has a
+    contrast of at least 3:1 with the page around the control and with the control itself."""
+    resident = await open_chat()
+    page = resident.page
+    await resident.ask("低保怎么申请")
+    await expect(resident.message(CHECKED)).to_have_count(1)
+    await page.evaluate(
+        """() => {
+            window.rings = [];
+            const kind = (e) => e.tagName === "A" ? "link" : e.tagName === "INPUT" ? "input"
+                : e.classList.contains("send") ? "send" : e.closest("#log") ? "answer button"
+                : "menu button";
+            // Each background from the element itself up to <html>, nearest first.
+            const backgrounds = (e) => {
+                const found = [];
+                for (let at = e; at; at = at.parentElement) {
+                    found.push(getComputedStyle(at).backgroundColor);
+                }
+                return found;
+            };
+            document.addEventListener("focusin", (event) => {
+                const e = event.target, style = getComputedStyle(e);
+                window.rings.push({
+                    kind: kind(e), name: (e.textContent || e.id).slice(0, 12),
+                    style: style.outlineStyle, width: parseFloat(style.outlineWidth),
+                    colour: style.outlineColor, backgrounds: backgrounds(e),
+                });
+            });
+            document.activeElement.blur();
+        }"""
+    )
+    controls: int = await page.evaluate(
+        "document.querySelectorAll('button, input, select, textarea, a[href]').length"
+    )
+    for _ in range(controls):
+        await page.keyboard.press("Tab")
+    rings: list[dict[str, Any]] = await page.evaluate("window.rings")
+    assert {"input", "send", "answer button", "menu button"} <= {r["kind"] for r in rings}
+    canvas = (255.0, 255.0, 255.0)  # what the browser paints under a see-through <html>
+    weak = []
+    for ring in rings:
+        behind = canvas
+        for background in reversed(ring["backgrounds"][1:]):
+            behind = _over(background, behind)
+        itself = _over(ring["backgrounds"][0], behind)
+        colour = _over(ring["colour"], behind)
+        page_ratio, control_ratio = _contrast(colour, behind), _contrast(colour, itself)
+        if ring["style"] == "none" or ring["width"] < 2 or min(page_ratio, control_ratio) < 3:
+            weak.append(
+                f"{ring['kind']} {ring['name']!r}: outline {ring['style']} {ring['width']}px "
+                f"{ring['colour']}, {page_ratio:.2f}:1 against the page, "
+                f"{control_ratio:.2f}:1 against the control"
+            )
+    assert weak == [], "\n".join(weak)
