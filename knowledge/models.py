@@ -90,6 +90,28 @@ class KbDraft(SQLModel, table=True):
     )
 
 
+class KbVocabularyDraft(SQLModel, table=True):
+    """A change to one synonym group (``key``: its canonical word) or one out-of-scope matter
+    (``key``: its id), waiting for a second person. ``value`` None removes it."""
+
+    __tablename__ = "kb_vocabulary_draft"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    key: str = Field(max_length=100)
+    value: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    state: str = Field(default=DraftState.editing.value, max_length=16)
+    revision: int = 1
+    created_by: str = Field(max_length=64)
+    last_editor: str = Field(max_length=64)
+    submitted_by: str | None = Field(default=None, max_length=64)
+    review_comment: str | None = Field(default=None, sa_column=Column(Text))
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
 class KbQuestion(SQLModel, table=True):
     __tablename__ = "kb_question"
     __table_args__ = (Index("ix_kb_question_entry_id", "entry_id"),)

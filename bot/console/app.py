@@ -14,7 +14,14 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.console import views_admin, views_auth, views_kb, views_review, views_test
+from bot.console import (
+    views_admin,
+    views_auth,
+    views_kb,
+    views_review,
+    views_test,
+    views_vocabulary,
+)
 from bot.console.accounts import aware
 from bot.console.web import guard, route
 
@@ -51,6 +58,7 @@ def create_console() -> web.Application:
     views_kb.add_routes(console)
     views_review.add_routes(console)
     views_test.add_routes(console)
+    views_vocabulary.add_routes(console)
     views_admin.add_routes(console)
     return console
 
