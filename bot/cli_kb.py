@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.database import describe_error, engine_context, session_factory
 from bot.migrate import upgrade
@@ -22,6 +24,7 @@ from knowledge.service import KnowledgeBase
 from knowledge.store import ImportReport, export_published, import_content
 
 EXIT_FAILED = 1
+T = TypeVar("T")
 
 
 def _print_json(data: Any) -> None:
@@ -135,19 +138,74 @@ def cmd_kb_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_kb_export(settings: Settings, args: argparse.Namespace) -> int:
-    async def run() -> list[dict[str, Any]]:
-        async with engine_context(settings.database_url) as engine:
-            await upgrade(engine)
-            async with session_factory(engine)() as session:
-                return await export_published(session)
+class _NotMigrated(Exception):
+    def __init__(self) -> None:
+        super().__init__(
+            "the database has no knowledge-base tables; run `minzheng db upgrade` first"
+        )
 
+
+async def _read_only(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` on the database as it is: a command that only reads never migrates."""
+    from knowledge.export_yaml import missing_tables
+
+    async with engine_context(settings.database_url) as engine:
+        if await missing_tables(engine):
+            raise _NotMigrated()
+        async with session_factory(engine)() as session:
+            return await work(session)
+
+
+def cmd_kb_export(settings: Settings, args: argparse.Namespace) -> int:
+    from knowledge import export_yaml
+
+    form = args.format or ("yaml" if args.out else "json")
+    if args.out and form != "yaml":
+        print("minzheng: --out writes YAML files; use it with --format yaml", file=sys.stderr)
+        return 2
+    if args.json and args.format == "yaml" and not args.out:
+        print("minzheng: --json prints JSON; with --format yaml it needs --out", file=sys.stderr)
+        return 2
+    texts: dict[str, str] = {}
     try:
-        exported = asyncio.run(run())
+        if form == "json":
+            exported = asyncio.run(_read_only(settings, export_published))
+        else:
+            shipped = load_shipped()
+            stored = asyncio.run(_read_only(settings, export_yaml.read_database))
+            content = export_yaml.arrange(stored, shipped)
+            if args.out:
+                texts = export_yaml.render_files(content, shipped)
+                export_yaml.write_folder(Path(args.out), texts)
+    except _NotMigrated as exc:
+        print(f"minzheng: export failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except (ContentError, export_yaml.ExportError) as exc:
+        print(f"minzheng: export failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except Exception as exc:
         print(f"minzheng: export failed: {describe_error(exc)}", file=sys.stderr)
         return EXIT_FAILED
-    print(json.dumps(exported, ensure_ascii=False, indent=2))
+    if form == "json":
+        print(json.dumps(exported, ensure_ascii=False, indent=2))
+    elif not args.out:
+        sys.stdout.write(export_yaml.dump(content))
+    elif args.json:
+        _print_json(
+            {
+                "out": args.out,
+                "files": sorted(texts),
+                "entries": len(content.entries),
+                "synonym_groups": len(content.synonyms),
+                "out_of_scope": len(content.out_of_scope),
+            }
+        )
+    else:
+        print(
+            f"wrote {len(texts)} files to {args.out}: {len(content.entries)} entries, "
+            f"{len(content.synonyms)} synonym groups, {len(content.out_of_scope)} out-of-scope "
+            "matters"
+        )
     return 0
 
 
@@ -282,9 +340,22 @@ def add_commands(commands: Any) -> None:
     imp.add_argument("path")
     imp.add_argument("--json", action="store_true", help="print the result as JSON")
     imp.set_defaults(run=cmd_kb_import)
-    export = actions.add_parser("export", help="print the published entries")
-    export.add_argument("--format", choices=["json"], default="json")
-    export.add_argument("--json", action="store_true", help="the same as --format json")
+    export = actions.add_parser(
+        "export", help="print the published entries (reads only: never migrates or seeds)"
+    )
+    export.add_argument(
+        "--format",
+        choices=["json", "yaml"],
+        help="json (default): the entries with all fields; yaml: the shipped content format",
+    )
+    export.add_argument(
+        "--out", metavar="DIR", help="with --format yaml: write one file per area, as shipped"
+    )
+    export.add_argument(
+        "--json",
+        action="store_true",
+        help="with --out, print the summary as JSON; otherwise the same as --format json",
+    )
     export.set_defaults(run=cmd_kb_export)
     ev = actions.add_parser("eval", help="measure answers against a question set (JSONL)")
     ev.add_argument("file")
