@@ -24,7 +24,7 @@ from rapidfuzz import fuzz, process
 
 from knowledge.analyzer import Analyzed, Analyzer
 from knowledge.calibration import LEAD_CAP, Calibration, Features
-from knowledge.normalize import normalize
+from knowledge.documents import Analysed, Doc, analyse, sources_of
 from knowledge.schema import OutOfScopeIn
 from knowledge.store import KnowledgeSnapshot, PublishedEntry
 from knowledge.synonyms import Synonyms
@@ -35,31 +35,9 @@ B = 0.75
 CANDIDATES = 8
 MAX_SUGGESTIONS = 3
 KIND_WEIGHT = {"w": 1.0, "e": 1.0, "b": 0.7, "p": 0.6}
-TITLE_REPEAT = 2
 UNKNOWN_WORD_WEIGHT = 1.5
 # Covered IDF weight at which evidence reaches 1 - 1/e: about two specific words.
 EVIDENCE_SCALE = 6.0
-
-
-@dataclass(frozen=True)
-class Sample:
-    text: str
-    pinyin: str
-    terms: frozenset[str]
-
-
-@dataclass(frozen=True)
-class Doc:
-    key: str
-    title: str
-    entry: PublishedEntry | None
-    out_of_scope: OutOfScopeIn | None
-    samples: tuple[Sample, ...]  # the title and the sample questions, analysed
-    terms: frozenset[str]
-    # For each term, which samples hold it: per-question coverage without scanning them all.
-    term_samples: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    sample_texts: tuple[str, ...] = ()
-    sample_sounds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,20 +103,31 @@ class KnowledgeIndex:
         self._unknown: dict[str, float] = {}
         self.related = related_keys(self.docs)
         self.entries = {doc.key: doc.entry for doc in self.docs if doc.entry is not None}
+        self._analysed: dict[str, Analysed] = {}
+        self._vocabulary: frozenset[str] = frozenset()
+        self.exact = True
 
     # Building ---------------------------------------------------------------------------------
 
     @classmethod
     def build(
-        cls, snapshot: KnowledgeSnapshot, calibration: Calibration | None = None
+        cls,
+        snapshot: KnowledgeSnapshot,
+        calibration: Calibration | None = None,
+        *,
+        previous: KnowledgeIndex | None = None,
     ) -> KnowledgeIndex:
-        """CPU-bound: call it off the event loop (``asyncio.to_thread``)."""
+        """CPU-bound: call it off the event loop (``asyncio.to_thread``).
+
+        With ``previous``, documents whose texts are unchanged keep their analysis: fast, but
+        ``exact`` is False when any was reused (a new title or keyword may segment the others
+        differently), and a full build should follow."""
         # Millions of small, acyclic objects: the cycle collector would walk them again and
         # again (a fifth of the build time) and find nothing to free.
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return cls._build(snapshot, calibration)
+            return cls._build(snapshot, calibration, previous)
         finally:
             # The index lives long and holds no cycles: move it out of the collector's sight,
             # or each full collection walks it again (pauses of tens of milliseconds).
@@ -147,16 +136,22 @@ class KnowledgeIndex:
                 gc.enable()
 
     @classmethod
-    def _build(cls, snapshot: KnowledgeSnapshot, calibration: Calibration | None) -> KnowledgeIndex:
+    def _build(
+        cls,
+        snapshot: KnowledgeSnapshot,
+        calibration: Calibration | None,
+        previous: KnowledgeIndex | None,
+    ) -> KnowledgeIndex:
         # The index's own tokenizer knows its titles and keywords, and the synonyms teach it
         # their words, so a variant is rewritten only where it stands as a whole word.
-        tokenizer = domain_tokenizer(
+        vocabulary = frozenset(
             [
                 *(e.title for e in snapshot.entries),
                 *(k for e in snapshot.entries for k in e.keywords),
                 *(k for o in snapshot.out_of_scope for k in o.keywords),
             ]
         )
+        tokenizer = domain_tokenizer(sorted(vocabulary))
         synonyms = Synonyms(snapshot.synonyms, tokenizer)
         analyzer = Analyzer(synonyms, tokenizer)
         docs: list[Doc] = []
@@ -164,48 +159,22 @@ class KnowledgeIndex:
         # The service's own words, to correct misspelt questions towards: words of titles,
         # keywords and synonyms.
         domain: set[str] = set(synonyms.words())
-        sources: list[tuple[str, str, PublishedEntry | None, OutOfScopeIn | None, list[str]]] = [
-            (e.id, e.title, e, None, [e.title, *e.questions]) for e in snapshot.entries
-        ] + [(o.id, o.title, None, o, [o.title, *o.questions]) for o in snapshot.out_of_scope]
-        for key, title, entry, oos, texts in sources:
-            keywords = entry.keywords if entry else oos.keywords if oos else ()
-            bag: Counter[str] = Counter()
-            samples = []
-            where: dict[str, list[int]] = defaultdict(list)
-            for position, text in enumerate(texts):
-                analyzed = analyzer.analyze(text)
-                terms = analyzed.all_terms()
-                repeat = TITLE_REPEAT if position == 0 else 1
-                for term in terms:
-                    bag[term] += repeat
-                unique = frozenset(terms)
-                for term in unique:
-                    where[term].append(position)
-                samples.append(Sample(analyzed.text, analyzed.pinyin, unique))
-                if position == 0:
-                    domain.add(analyzed.text)
-                    domain.update(t[2:] for t in analyzed.terms if t[0] == "w")
-            if keywords:
-                # One pass over all keywords: the separators keep their terms apart.
-                analyzed = analyzer.analyze("，".join(keywords))
-                domain.update(analyzer.synonyms.apply(normalize(k)) for k in keywords)
-                domain.update(t[2:] for t in analyzed.terms if t[0] == "w")
-                for term in analyzed.all_terms():
-                    bag[term] += 1
-            docs.append(
-                Doc(
-                    key,
-                    title,
-                    entry,
-                    oos,
-                    tuple(samples),
-                    frozenset(bag),
-                    {term: tuple(positions) for term, positions in where.items()},
-                    tuple(sample.text for sample in samples),
-                    tuple(sample.pinyin for sample in samples),
-                )
-            )
-            bags.append(bag)
+        # An earlier index's analysis of a document is reused when its texts and the synonyms
+        # are the same (a publish that changes one entry re-analyses only that one).
+        reusable = (
+            previous._analysed
+            if previous and previous.analyzer.synonyms.mapping == (synonyms.mapping)
+            else {}
+        )
+        analysed: dict[str, Analysed] = {}
+        for source in sources_of(snapshot):
+            part = reusable.get(source.key)
+            if part is None or part.texts != source.texts:
+                part = analyse(analyzer, source)
+            analysed[source.key] = part
+            domain.update(part.domain)
+            docs.append(part.doc(source.entry, source.out_of_scope))
+            bags.append(part.bag)
         # Questions are corrected towards the domain's own words from now on; samples were
         # analysed before, which is right: they are the content's own spelling.
         document_frequency: Counter[str] = Counter()
@@ -215,7 +184,17 @@ class KnowledgeIndex:
             {w: document_frequency.get(w, 0) for w in domain},
             known={t[2:] for bag in bags for t in bag if t[0] in "wb"},
         )
-        return cls(docs, *_bm25_postings(bags), analyzer, calibration or Calibration.default())
+        index = cls(docs, *_bm25_postings(bags), analyzer, calibration or Calibration.default())
+        index._analysed = analysed
+        index._vocabulary = vocabulary
+        # Reused documents were segmented by a tokenizer without any title or keyword that is
+        # new: exact only when there is none, or when nothing was reused.
+        index.exact = (
+            not reusable
+            or (previous is not None and previous._vocabulary == vocabulary)
+            or all(reusable.get(key) is not part for key, part in analysed.items())
+        )
+        return index
 
     # Asking -----------------------------------------------------------------------------------
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+from collections.abc import Coroutine
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -58,7 +61,7 @@ class KnowledgeBase:
         self._index: KnowledgeIndex | None = None
         self._stamp: tuple[object, ...] | None = None
         self._rebuilding = asyncio.Lock()
-        self._refreshing: set[asyncio.Task[bool]] = set()
+        self._refreshing: set[asyncio.Task[Any]] = set()
 
     @property
     def index(self) -> KnowledgeIndex:
@@ -70,13 +73,25 @@ class KnowledgeBase:
     def ready(self) -> bool:
         return self._index is not None
 
-    async def rebuild(self) -> KnowledgeIndex:
+    async def rebuild(self, *, exact: bool = False) -> KnowledgeIndex:
+        """Build the index from what is published and swap it in. Unchanged documents keep the
+        current index's analysis (seconds instead of a full build); when that is not exact, a
+        full build follows in the background."""
         async with self._rebuilding:
             async with self._sessions() as session:
                 stamp = await content_stamp(session)
                 snapshot = await load_published(session)
-            index = await asyncio.to_thread(KnowledgeIndex.build, snapshot, self._calibration)
+            index = await asyncio.to_thread(
+                functools.partial(
+                    KnowledgeIndex.build,
+                    snapshot,
+                    self._calibration,
+                    previous=None if exact else self._index,
+                )
+            )
             self._index, self._stamp = index, stamp
+            if not index.exact:
+                self._start(self._exact_rebuild(stamp), "knowledge-exact-rebuild")
             log.info(
                 "knowledge index built",
                 extra={"entries": len(snapshot.entries), "documents": len(index.docs)},
@@ -94,9 +109,19 @@ class KnowledgeBase:
     def refresh_soon(self) -> None:
         """Content changed in this process (a publish): rebuild now, in the background, rather
         than at the next poll."""
-        task = asyncio.get_running_loop().create_task(self._refresh(), name="knowledge-refresh")
+        self._start(self._refresh(), "knowledge-refresh")
+
+    def _start(self, work: Coroutine[Any, Any, object], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=name)
         self._refreshing.add(task)
         task.add_done_callback(self._refreshing.discard)
+
+    async def _exact_rebuild(self, stamp: tuple[object, ...]) -> None:
+        try:
+            if self._stamp == stamp:  # nothing newer has been built meanwhile
+                await self.rebuild(exact=True)
+        except Exception:
+            log.exception("knowledge index rebuild failed; the previous index stays in use")
 
     async def _refresh(self) -> bool:
         try:
