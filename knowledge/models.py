@@ -7,11 +7,36 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A tz-aware time stored as UTC and read back tz-aware on every database.
+
+    SQLite keeps no offset: a Shanghai time written as is would read back as if it were UTC,
+    eight hours off. Converted to UTC on the way in, and marked UTC on the way out, a time means
+    the same moment on SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a naive datetime cannot be stored: give it a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class EntryStatus(enum.StrEnum):
@@ -49,12 +74,12 @@ class KbEntry(SQLModel, table=True):
     # and a console edit is not overwritten unless the shipped file itself changed.
     imported_hash: str | None = Field(default=None, max_length=64)
     updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
     # Who approved what residents read now, and when. None for shipped content no staff member
     # has approved yet: it waits in the review queue ("awaiting first staff review").
     approved_by: str | None = Field(default=None, max_length=64)
-    approved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    approved_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
 
 
 class DraftState(enum.StrEnum):
@@ -84,9 +109,9 @@ class KbDraft(SQLModel, table=True):
     submitted_by: str | None = Field(default=None, max_length=64)
     approved_by: str | None = Field(default=None, max_length=64)
     review_comment: str | None = Field(default=None, sa_column=Column(Text))
-    publish_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    publish_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
 
 
@@ -108,7 +133,7 @@ class KbVocabularyDraft(SQLModel, table=True):
     submitted_by: str | None = Field(default=None, max_length=64)
     review_comment: str | None = Field(default=None, sa_column=Column(Text))
     updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
 
 
@@ -136,7 +161,7 @@ class KbEntryVersion(SQLModel, table=True):
     # The second person who approved this version (None for imports).
     approved_by: str | None = Field(default=None, max_length=64)
     changed_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, Index, Text
+from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
+
+from knowledge.models import UtcDateTime
 
 
 def utcnow() -> datetime:
@@ -22,7 +24,7 @@ class ConversationState(SQLModel, table=True):
     category: str | None = Field(default=None, max_length=64)
     last_entry_id: str | None = Field(default=None, max_length=64)
     updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
 
 
@@ -40,7 +42,7 @@ class QuestionLog(SQLModel, table=True):
     score: float
     fallback: bool
     asked_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
 
 
@@ -52,7 +54,7 @@ class AnswerFeedback(SQLModel, table=True):
     entry_id: str = Field(max_length=64, index=True)
     helpful: bool
     given_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
 
 
@@ -67,5 +69,5 @@ class AdvisorRequest(SQLModel, table=True):
     last_question: str | None = Field(default=None, sa_column=Column(Text))
     status: str = Field(default="open", max_length=16)
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Text
+from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 from bot.conversation.models import utcnow
+from knowledge.models import UtcDateTime
 
 
 class TelegramData(SQLModel, table=True):
@@ -23,5 +24,5 @@ class TelegramData(SQLModel, table=True):
     # A JSON object.
     data: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
