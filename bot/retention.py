@@ -1,7 +1,8 @@
 """How long what residents leave behind is kept (``MINZHENG_QUESTION_LOG_DAYS``).
 
-Past the period, these go: logged questions, feedback on answers, and a resident's conversation
-step (web chat and Telegram) untouched for that long. Advisor requests stay: they are the
+Past the period, these go: logged questions, feedback on answers, a resident's conversation
+step (web chat and Telegram) untouched for that long, and the question texts staff set aside on
+the console's unanswered-questions page. Advisor requests stay: they are the
 advisors' work list, and the advisors' issue decides their life.
 """
 
@@ -15,6 +16,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from bot.console.models import DismissedQuestion
 from bot.conversation.models import AnswerFeedback, ConversationState, QuestionLog
 from bot.telegram.models import TelegramData
 
@@ -53,6 +55,7 @@ async def purge_expired(
             delete(AnswerFeedback).where(col(AnswerFeedback.given_at) < cutoff),
             delete(ConversationState).where(col(ConversationState.updated_at) < cutoff),
             delete(TelegramData).where(col(TelegramData.updated_at) < cutoff),
+            delete(DismissedQuestion).where(col(DismissedQuestion.dismissed_at) < cutoff),
         ):
             result = await session.execute(statement)
             assert isinstance(result, CursorResult)

@@ -17,9 +17,11 @@ from aiohttp import web
 from bot.console import (
     views_admin,
     views_auth,
+    views_data,
     views_kb,
     views_review,
     views_test,
+    views_unanswered,
     views_vocabulary,
 )
 from bot.console.accounts import aware
@@ -59,6 +61,8 @@ def create_console() -> web.Application:
     views_review.add_routes(console)
     views_test.add_routes(console)
     views_vocabulary.add_routes(console)
+    views_unanswered.add_routes(console)
+    views_data.add_routes(console)
     views_admin.add_routes(console)
     return console
 

@@ -11,10 +11,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from bot.conversation.models import utcnow
+from knowledge.models import UtcDateTime
 
 
 class Role(enum.StrEnum):
@@ -38,12 +39,12 @@ class StaffUser(SQLModel, table=True):
     disabled: bool = False
     # Advisors answer from Telegram too (the next issue): their own Telegram account.
     telegram_user_id: int | None = Field(default=None, sa_column=Column(BigInteger))
-    locked_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    locked_until: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
     password_changed_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
 
 
@@ -54,10 +55,10 @@ class StaffSession(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     user_id: int = Field(foreign_key="staff_user.id", ondelete="CASCADE", index=True)
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
     last_seen: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
 
 
@@ -71,9 +72,7 @@ class AuditEvent(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
     # The account's name, or "cli" / "import" / "system" for changes made outside the console.
     actor: str = Field(max_length=64, index=True)
     action: str = Field(max_length=48, index=True)
@@ -82,3 +81,16 @@ class AuditEvent(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class DismissedQuestion(SQLModel, table=True):
+    """A question text (normalised) staff set aside on 未解答问题: hidden from the clusters from
+    then on. New wordings still show up."""
+
+    __tablename__ = "dismissed_question"
+
+    text: str = Field(primary_key=True, max_length=500)
+    dismissed_by: str = Field(max_length=64)
+    dismissed_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )

@@ -3,7 +3,7 @@ a preview exactly as residents see it)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keys
 from bot.console import audit, entry_form, kb_queries
+from bot.console.lint_zh import in_chinese
 from bot.console.web import CONTENT, STAFF, form, now, page, redirect, render, route
 from bot.conversation.core import entry_reply
 from bot.conversation.messages import Reply
@@ -101,7 +102,9 @@ def findings_by_field(
     for finding in lint(Content(entries=[*others, entry]), today=today):
         if finding.entry_id == entry.id or f"under {entry.id}" in finding.message:
             label = "错误" if finding.level == "error" else "请确认"
-            found.setdefault(finding.field or "id", []).append(f"{label}：{finding.message}")
+            found.setdefault(finding.field or "id", []).append(
+                f"{label}：{in_chinese(finding.message)}"
+            )
     return found
 
 
@@ -194,12 +197,16 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
     entry_id = request.match_info.get("entry_id")
     if entry_id is None:
         today = now(request).date()
-        return _edit_page(
-            request,
-            entry_id=None,
-            values={"reviewed": str(today), "review_by": str(today.replace(year=today.year + 1))},
-            revision=0,
-        )
+        values: dict[str, Any] = {
+            "reviewed": str(today),
+            "review_by": str(today + timedelta(days=365)),
+        }
+        # Prefilled from a cluster of unanswered questions (未解答问题 → 新建内容).
+        if title := request.query.get("title", "").strip()[:200]:
+            values["title"] = title
+        if asked := request.query.get("questions", ""):
+            values["questions"] = [q.strip() for q in asked.split("\n") if q.strip()][:50]
+        return _edit_page(request, entry_id=None, values=values, revision=0)
     async with request.config_dict[keys.SESSIONS]() as session:
         row, questions, draft = await _load(session, entry_id)
     if draft is not None:

@@ -67,6 +67,12 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
             revision = 0
         else:
             value, revision = (await vocabulary.current_out_of_scope(session)).get(key), 0
+    if value is None and kind == OUT_OF_SCOPE:
+        # Prefilled from a cluster of unanswered questions (未解答问题 → 不归民政管).
+        value = {
+            "title": request.query.get("title", "")[:200],
+            "questions": [q for q in request.query.get("questions", "").split("\n") if q][:50],
+        }
     return _form(request, kind=kind, key=key, value=value or {}, revision=revision)
 
 

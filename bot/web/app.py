@@ -18,6 +18,7 @@ from aiohttp.typedefs import Handler
 
 from bot import keys
 from bot.console.app import add_console
+from bot.console.metrics import refresh as refresh_content_metrics
 from bot.console.views_review import publish_scheduled
 from bot.conversation.core import Conversation
 from bot.database import (
@@ -82,7 +83,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return request.app[keys.METRICS].render()
+    registry = request.app[keys.METRICS]
+    if request.app[keys.DATABASE_STATE].migrated.is_set():
+        try:
+            await refresh_content_metrics(
+                registry, request.app[keys.SESSIONS], datetime.now(request.app[keys.SETTINGS].tz)
+            )
+        except Exception:
+            log.exception("content metrics could not be read; the request metrics still are")
+    return registry.render()
 
 
 def _database_context(

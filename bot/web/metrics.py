@@ -6,7 +6,7 @@ import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -29,6 +29,33 @@ class HttpMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+
+        # What the console's 数据 page shows, over the last 24 hours (refreshed at most every
+        # 30 s, when scraped).
+        self.questions = Gauge(
+            "minzheng_questions_24h",
+            "Residents' questions in the last 24 hours, answered or fallback.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.answer_rate = Gauge(
+            "minzheng_answer_rate_24h",
+            "Share of the last 24 hours' questions answered by an entry.",
+            registry=self.registry,
+        )
+        self.feedback = Gauge(
+            "minzheng_feedback_24h",
+            "Feedback on answers in the last 24 hours, helpful or not.",
+            ["helpful"],
+            registry=self.registry,
+        )
+        self.entries = Gauge(
+            "minzheng_kb_entries",
+            "Knowledge-base entries by review state.",
+            ["state"],
+            registry=self.registry,
+        )
+        self.refreshed = 0.0
 
     def middleware(self) -> web.middleware:  # type: ignore[valid-type]
         @web.middleware

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date
+from typing import Any
 
 from knowledge.loader import load_shipped
 from knowledge.matcher import KnowledgeIndex
@@ -12,7 +13,7 @@ from knowledge.store import KnowledgeSnapshot, snapshot_from_content
 TODAY = date(2026, 12, 1)
 
 
-def _edited(snapshot: KnowledgeSnapshot, entry_id: str, **changes: object) -> KnowledgeSnapshot:
+def _edited(snapshot: KnowledgeSnapshot, entry_id: str, **changes: Any) -> KnowledgeSnapshot:
     entries = tuple(
         dataclasses.replace(e, **changes) if e.id == entry_id else e for e in snapshot.entries
     )

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 
@@ -53,3 +56,17 @@ def require_chromium() -> str:
     if under_ci():
         pytest.fail(f"{reason}. Under CI=true a skipped browser test is a failure.", pytrace=False)
     pytest.skip(reason)
+
+
+@asynccontextmanager
+async def launched_chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, for one test module (skips or fails as above)."""
+    executable = require_chromium()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()

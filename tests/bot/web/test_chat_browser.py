@@ -28,12 +28,11 @@ from playwright.async_api import (
     Locator,
     Page,
     Request,
-    async_playwright,
     expect,
 )
 
 from tests.support.axe import assert_accessible
-from tests.support.browser import CHROMIUM_ARGS, require_chromium
+from tests.support.browser import launched_chromium
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
 
@@ -55,15 +54,8 @@ SAMPLE_NOTE = "（示例数据，地址电话以实际公布为准）"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    executable = require_chromium()
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with launched_chromium() as launched:
+        yield launched
 
 
 @dataclass
