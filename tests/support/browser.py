@@ -12,10 +12,19 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Dialog,
+    Error,
+    Page,
+    Request,
+    async_playwright,
+)
 
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 
@@ -70,3 +79,43 @@ async def launched_chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+@dataclass
+class WatchedPage:
+    """A page and what it did behind the scenes: every request, dialog and script error, so a
+    test can check that it fetched nothing from outside, opened no dialog and broke no script
+    or Content-Security-Policy."""
+
+    page: Page
+    origin: str
+    requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    script_errors: list[str] = field(default_factory=list)
+
+    def watch(self, *, console_errors: bool = False) -> None:
+        """Start recording; ``console_errors``: every console error counts, not only CSP's."""
+
+        def on_request(request: Request) -> None:
+            self.requests.append(request.url)
+
+        async def on_dialog(dialog: Dialog) -> None:
+            self.dialogs.append(f"{dialog.type}: {dialog.message}")
+            await dialog.dismiss()
+
+        def on_console(message: ConsoleMessage) -> None:
+            if "Content Security Policy" in message.text or (
+                console_errors and message.type == "error"
+            ):
+                self.script_errors.append(message.text)
+
+        def on_page_error(error: Error) -> None:
+            self.script_errors.append(str(error))
+
+        self.page.on("request", on_request)
+        self.page.on("dialog", on_dialog)
+        self.page.on("console", on_console)
+        self.page.on("pageerror", on_page_error)
+
+    def outside_requests(self) -> list[str]:
+        return [url for url in self.requests if not url.startswith(self.origin + "/")]

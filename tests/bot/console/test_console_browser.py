@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import (
     Browser,
     BrowserContext,
-    ConsoleMessage,
-    Dialog,
-    Error,
     Locator,
-    Page,
-    Request,
     expect,
 )
 
@@ -50,7 +45,7 @@ from bot.web.app import create_app
 from tests.bot.console.conftest import ACCOUNTS, PASSWORD
 from tests.conftest import TEST_SECRET_KEY, fresh_database
 from tests.support.axe import assert_accessible
-from tests.support.browser import launched_chromium
+from tests.support.browser import WatchedPage, launched_chromium
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser, pytest.mark.db]
 
@@ -126,14 +121,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @dataclass
-class Desk:
+class Desk(WatchedPage):
     """One person's browser window on the console, with its own cookies."""
-
-    page: Page
-    origin: str
-    requests: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-    script_errors: list[str] = field(default_factory=list)
 
     @property
     def heading(self) -> Locator:
@@ -192,9 +181,6 @@ class Desk:
             while to_contain not in str((await self.ask(question))["answer"]):
                 await asyncio.sleep(0.1)
 
-    def outside_requests(self) -> list[str]:
-        return [url for url in self.requests if not url.startswith(self.origin + "/")]
-
 
 OpenDesk = Callable[..., Awaitable[Desk]]
 
@@ -220,25 +206,7 @@ async def open_desk(browser: Browser, console_server: TestServer) -> AsyncIterat
         page = await context.new_page()
         desk = Desk(page, origin)
         desks.append(desk)
-
-        def on_request(request: Request) -> None:
-            desk.requests.append(request.url)
-
-        async def on_dialog(dialog: Dialog) -> None:
-            desk.dialogs.append(f"{dialog.type}: {dialog.message}")
-            await dialog.dismiss()
-
-        def on_console(message: ConsoleMessage) -> None:
-            if "Content Security Policy" in message.text or message.type == "error":
-                desk.script_errors.append(message.text)
-
-        def on_page_error(error: Error) -> None:
-            desk.script_errors.append(str(error))
-
-        page.on("request", on_request)
-        page.on("dialog", on_dialog)
-        page.on("console", on_console)
-        page.on("pageerror", on_page_error)
+        desk.watch(console_errors=True)
         # Signed out, the console sends everyone to its sign-in page.
         await page.goto("/admin/")
         await expect(page).to_have_url(re.compile(r"/admin/login\b"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -22,17 +22,13 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import (
     Browser,
     BrowserContext,
-    ConsoleMessage,
-    Dialog,
-    Error,
     Locator,
     Page,
-    Request,
     expect,
 )
 
 from tests.support.axe import assert_accessible
-from tests.support.browser import launched_chromium
+from tests.support.browser import WatchedPage, launched_chromium
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
 
@@ -59,14 +55,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @dataclass
-class Resident:
+class Resident(WatchedPage):
     """One resident's browser tab on /chat, and what it did behind the scenes."""
-
-    page: Page
-    origin: str
-    requests: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-    script_errors: list[str] = field(default_factory=list)
 
     @property
     def question_box(self) -> Locator:
@@ -86,9 +76,6 @@ class Resident:
         """Type a question and send it with Enter, as a resident with a keyboard does."""
         await self.question_box.fill(question)
         await self.question_box.press("Enter")
-
-    def outside_requests(self) -> list[str]:
-        return [url for url in self.requests if not url.startswith(self.origin + "/")]
 
 
 OpenChat = Callable[..., Awaitable[Resident]]
@@ -111,25 +98,7 @@ async def open_chat(browser: Browser, module_server: TestServer) -> AsyncIterato
         page = await context.new_page()
         resident = Resident(page, origin)
         residents.append(resident)
-
-        def on_request(request: Request) -> None:
-            resident.requests.append(request.url)
-
-        async def on_dialog(dialog: Dialog) -> None:
-            resident.dialogs.append(f"{dialog.type}: {dialog.message}")
-            await dialog.dismiss()
-
-        def on_console(message: ConsoleMessage) -> None:
-            if "Content Security Policy" in message.text:
-                resident.script_errors.append(message.text)
-
-        def on_page_error(error: Error) -> None:
-            resident.script_errors.append(str(error))
-
-        page.on("request", on_request)
-        page.on("dialog", on_dialog)
-        page.on("console", on_console)
-        page.on("pageerror", on_page_error)
+        resident.watch()
         await page.goto("/chat")
         await expect(page).to_have_title("松江民政助手")
         # The page greets the resident and shows the menu once it has talked to the server.
