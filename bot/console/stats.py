@@ -15,6 +15,7 @@ from bot.conversation.models import AnswerFeedback, QuestionLog
 from knowledge.models import KbEntry
 
 PERIODS = {7: "最近 7 天", 30: "最近 30 天", 90: "最近 90 天"}
+PIECE = 2000
 
 
 @dataclass(frozen=True)
@@ -59,14 +60,15 @@ async def _per_day(session: AsyncSession, since: datetime, tz: ZoneInfo) -> dict
     period holds at most a few hundred thousand rows read as two small columns."""
     counts: dict[date, list[int]] = {}
     rows = await session.stream(
-        select(col(QuestionLog.asked_at), col(QuestionLog.fallback)).where(
-            col(QuestionLog.asked_at) >= since
-        )
+        select(col(QuestionLog.asked_at), col(QuestionLog.fallback))
+        .where(col(QuestionLog.asked_at) >= since)
+        .execution_options(yield_per=PIECE)
     )
-    async for asked_at, fallback in rows:
-        moment = asked_at if asked_at.tzinfo else asked_at.replace(tzinfo=ZoneInfo("UTC"))
-        slot = counts.setdefault(moment.astimezone(tz).date(), [0, 0])
-        slot[1 if fallback else 0] += 1
+    # In pieces: between them the event loop serves others.
+    async for piece in rows.partitions(PIECE):
+        for asked_at, fallback in piece:
+            slot = counts.setdefault(asked_at.astimezone(tz).date(), [0, 0])
+            slot[1 if fallback else 0] += 1
     return counts
 
 

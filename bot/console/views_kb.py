@@ -3,6 +3,7 @@ a preview exactly as residents see it)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from typing import Any
 
@@ -84,20 +85,22 @@ def preview(values: dict[str, Any], today: date) -> Reply | None:
     return entry_reply(published_view(entry, version=0), entry.review_by < today)
 
 
-def findings_by_field(
+async def findings_by_field(
     request: web.Request, values: dict[str, Any], today: date
 ) -> dict[str, list[str]]:
-    """What ``kb lint`` says of this entry among the published ones, by field."""
+    """What ``kb lint`` says of this entry among the published ones, by field. Linted in a
+    thread: with 10,000 entries the near-same question check takes about a second."""
+    knowledge = request.config_dict[keys.KNOWLEDGE]
+    published = list(knowledge.index.entries.values()) if knowledge.ready else []
+    return await asyncio.to_thread(_findings, values, published, today)
+
+
+def _findings(values: dict[str, Any], published: list[Any], today: date) -> dict[str, list[str]]:
     try:
         entry = EntryIn.model_validate(values)
     except ValueError:
         return {}
-    knowledge = request.config_dict[keys.KNOWLEDGE]
-    others = [
-        EntryIn.model_validate(_as_values(e))
-        for key, e in (knowledge.index.entries.items() if knowledge.ready else ())
-        if key != entry.id
-    ]
+    others = [EntryIn.model_validate(_as_values(e)) for e in published if e.id != entry.id]
     found: dict[str, list[str]] = {}
     for finding in lint(Content(entries=[*others, entry]), today=today):
         if finding.entry_id == entry.id or f"under {entry.id}" in finding.message:
@@ -163,7 +166,7 @@ async def entry_page(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _edit_page(
+async def _edit_page(
     request: web.Request,
     *,
     entry_id: str | None,
@@ -186,7 +189,7 @@ def _edit_page(
             "shown": entry_form.to_form(values),
             "revision": revision,
             "problems": problems or {},
-            "findings": findings_by_field(request, values, today),
+            "findings": await findings_by_field(request, values, today),
             "reply": preview(values, today),
         },
         status=status,
@@ -206,16 +209,16 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
             values["title"] = title
         if asked := request.query.get("questions", ""):
             values["questions"] = [q.strip() for q in asked.split("\n") if q.strip()][:50]
-        return _edit_page(request, entry_id=None, values=values, revision=0)
+        return await _edit_page(request, entry_id=None, values=values, revision=0)
     async with request.config_dict[keys.SESSIONS]() as session:
         row, questions, draft = await _load(session, entry_id)
     if draft is not None:
-        return _edit_page(
+        return await _edit_page(
             request, entry_id=entry_id, values=dict(draft.snapshot), revision=draft.revision
         )
     if row is None:
         return page(request, 404, NOT_FOUND, title="找不到")
-    return _edit_page(
+    return await _edit_page(
         request, entry_id=entry_id, values=editing.entry_values(row, questions), revision=0
     )
 
@@ -241,7 +244,7 @@ async def save(request: web.Request) -> web.StreamResponse:
             )
             record(session, staff.name, change)
     except editing.Invalid as exc:
-        return _edit_page(
+        return await _edit_page(
             request,
             entry_id=entry_id,
             values=values,
