@@ -46,6 +46,7 @@ from tests.bot.console.conftest import ACCOUNTS, PASSWORD
 from tests.conftest import TEST_SECRET_KEY, fresh_database
 from tests.support.axe import assert_accessible
 from tests.support.browser import WatchedPage, launched_chromium
+from tests.support.contrast import contrast, opaque
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser, pytest.mark.db]
 
@@ -652,40 +653,6 @@ async def test_a_new_entry_with_mistakes_then_a_lint_note(open_desk: OpenDesk) -
 # --- focus, zoom -------------------------------------------------------------------------------
 
 
-def _rgba(css: str) -> tuple[float, float, float, float]:
-    """A computed CSS colour, "rgb(r, g, b)" or "rgba(r, g, b, a)", as numbers."""
-    found = re.fullmatch(r"rgba?\(([\d.]+), ([\d.]+), ([\d.]+)(?:, ([\d.]+))?\)", css)
-    assert found, f"not a computed colour: {css}"
-    red, green, blue, alpha = found.groups()
-    return float(red), float(green), float(blue), 1.0 if alpha is None else float(alpha)
-
-
-def _luminance(rgb: tuple[float, float, float]) -> float:
-    """WCAG 2's relative luminance of an sRGB colour."""
-
-    def linear(channel: float) -> float:
-        c = channel / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    red, green, blue = (linear(c) for c in rgb)
-    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
-
-
-def _contrast(one: tuple[float, float, float], other: tuple[float, float, float]) -> float:
-    """WCAG 2's contrast ratio, from 1 (the same) to 21 (black on white)."""
-    dark, light = sorted((_luminance(one), _luminance(other)))
-    return (light + 0.05) / (dark + 0.05)
-
-
-def _opaque(backgrounds: list[str]) -> tuple[float, float, float]:
-    """The first solid colour in a list of backgrounds, nearest first (white if none)."""
-    for css in backgrounds:
-        *rgb, alpha = _rgba(css)
-        if alpha == 1:
-            return rgb[0], rgb[1], rgb[2]
-    return 255.0, 255.0, 255.0
-
-
 # Records each control that gets the focus: its focus ring and the backgrounds around it.
 _WATCH_FOCUS = """() => {
     window.rings = [];
@@ -748,11 +715,11 @@ async def test_every_control_is_reached_with_tab_and_shows_its_focus(open_desk: 
         )
         for ring in rings:
             assert ring["style"] != "none" and ring["width"] >= 3, (path, ring)
-            colour = _opaque([ring["colour"]])
-            around = _opaque(ring["around"])
-            assert _contrast(colour, around) >= 3, (path, ring)
+            colour = opaque([ring["colour"]])
+            around = opaque(ring["around"])
+            assert contrast(colour, around) >= 3, (path, ring)
             if ring["offset"] <= 0:  # a ring touching the control must stand out from it too
-                assert _contrast(colour, _opaque(ring["own"])) >= 3, (path, ring)
+                assert contrast(colour, opaque(ring["own"])) >= 3, (path, ring)
 
 
 # Everything that sticks out past the right edge of the screen and is not inside an element

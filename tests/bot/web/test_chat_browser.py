@@ -29,6 +29,7 @@ from playwright.async_api import (
 
 from tests.support.axe import assert_accessible
 from tests.support.browser import WatchedPage, launched_chromium
+from tests.support.contrast import contrast, over
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
 
@@ -481,43 +482,11 @@ async def test_no_sideways_scrolling_at_400_percent_zoom(open_chat: OpenChat) ->
     assert await _overflowing(page) == []
 
 
-def _rgba(css: str) -> tuple[float, float, float, float]:
-    """A computed CSS colour, "rgb(r, g, b)" or "rgba(r, g, b, a)", as numbers."""
-    found = re.fullmatch(r"rgba?\(([\d.]+), ([\d.]+), ([\d.]+)(?:, ([\d.]+))?\)", css)
-    assert found, f"not a computed colour: {css}"
-    red, green, blue, alpha = found.groups()
-    return float(red), float(green), float(blue), 1.0 if alpha is None else float(alpha)
-
-
-def _over(top: str, below: tuple[float, float, float]) -> tuple[float, float, float]:
-    """The colour ``top`` (which may be see-through) shows over the colour ``below``."""
-    *rgb, alpha = _rgba(top)
-    red, green, blue = (alpha * c + (1 - alpha) * b for c, b in zip(rgb, below, strict=True))
-    return red, green, blue
-
-
-def _luminance(rgb: tuple[float, float, float]) -> float:
-    """WCAG 2's relative luminance of an sRGB colour."""
-
-    def linear(channel: float) -> float:
-        c = channel / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    red, green, blue = (linear(c) for c in rgb)
-    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
-
-
-def _contrast(one: tuple[float, float, float], other: tuple[float, float, float]) -> float:
-    """WCAG 2's contrast ratio, from 1 (the same) to 21 (black on white)."""
-    dark, light = sorted((_luminance(one), _luminance(other)))
-    return (light + 0.05) / (dark + 0.05)
-
-
 async def test_the_contrast_formula() -> None:
     white, black = (255.0, 255.0, 255.0), (0.0, 0.0, 0.0)
-    assert _contrast(white, black) == pytest.approx(21)
-    assert _contrast(_over("rgb(11, 83, 148)", white), white) == pytest.approx(7.84, abs=0.01)
-    assert _over("rgba(0, 0, 0, 0)", white) == white
+    assert contrast(white, black) == pytest.approx(21)
+    assert contrast(over("rgb(11, 83, 148)", white), white) == pytest.approx(7.84, abs=0.01)
+    assert over("rgba(0, 0, 0, 0)", white) == white
 
 
 async def test_focus_rings_contrast_with_the_page_and_the_control(open_chat: OpenChat) -> None:
@@ -564,10 +533,10 @@ async def test_focus_rings_contrast_with_the_page_and_the_control(open_chat: Ope
     for ring in rings:
         behind = canvas
         for background in reversed(ring["backgrounds"][1:]):
-            behind = _over(background, behind)
-        itself = _over(ring["backgrounds"][0], behind)
-        colour = _over(ring["colour"], behind)
-        page_ratio, control_ratio = _contrast(colour, behind), _contrast(colour, itself)
+            behind = over(background, behind)
+        itself = over(ring["backgrounds"][0], behind)
+        colour = over(ring["colour"], behind)
+        page_ratio, control_ratio = contrast(colour, behind), contrast(colour, itself)
         if ring["style"] == "none" or ring["width"] < 2 or min(page_ratio, control_ratio) < 3:
             weak.append(
                 f"{ring['kind']} {ring['name']!r}: outline {ring['style']} {ring['width']}px "
