@@ -10,7 +10,7 @@ from bot import keys
 from bot.console import accounts, audit
 from bot.console.accounts import AccountError
 from bot.console.models import ROLE_NAMES, Role
-from bot.console.web import ADMIN, CONTENT, STAFF, form, redirect, render, route
+from bot.console.web import ADMIN, CONTENT, STAFF, form, redirect, render, route, whole_number
 
 PAGE_SIZE = 50
 
@@ -112,8 +112,7 @@ def _filters(request: web.Request) -> tuple[audit.AuditFilter, dict[str, str], l
 
 
 def _page_number(request: web.Request) -> int:
-    raw = request.query.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 6 and int(raw) > 0 else 1
+    return max(whole_number(request.query.get("page"), 1, digits=5), 1)
 
 
 async def audit_log(request: web.Request) -> web.StreamResponse:

@@ -10,12 +10,12 @@ from bot import keys
 from bot.console import stats
 from bot.console.charts import Bar, stacked_bars
 from bot.console.views_unanswered import clusters_for
-from bot.console.web import CONTENT, now, render, route
+from bot.console.web import CONTENT, now, render, route, whole_number
 
 
 async def data_page(request: web.Request) -> web.StreamResponse:
-    raw = request.query.get("days", "30")
-    days = int(raw) if raw.isdigit() and int(raw) in stats.PERIODS else 30
+    days = whole_number(request.query.get("days"), 30, digits=3)
+    days = days if days in stats.PERIODS else 30
     async with request.config_dict[keys.SESSIONS]() as session:
         numbers = await stats.gather(session, days=days, now=now(request))
     clusters = (await clusters_for(request, days))[:10]

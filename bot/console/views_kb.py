@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import keys
 from bot.console import audit, entry_form, kb_queries
 from bot.console.lint_zh import in_chinese
-from bot.console.web import CONTENT, STAFF, form, now, page, redirect, render, route
+from bot.console.web import CONTENT, STAFF, form, now, page, redirect, render, route, whole_number
 from bot.conversation.core import entry_reply
 from bot.conversation.messages import Reply
 from knowledge import editing
@@ -41,7 +41,7 @@ def record(session: AsyncSession, actor: str, change: editing.Change) -> None:
 
 
 def _page_number(raw: str) -> int:
-    return int(raw) if raw.isdigit() and len(raw) < 6 else 1
+    return whole_number(raw, 1, digits=5)
 
 
 async def entry_list(request: web.Request) -> web.StreamResponse:
@@ -231,7 +231,7 @@ async def save(request: web.Request) -> web.StreamResponse:
     if entry_id is not None:
         values["id"] = entry_id
     raw_revision = fields.get("revision", "0")
-    revision = int(raw_revision) if raw_revision.isdigit() and len(raw_revision) < 9 else 0
+    revision = whole_number(raw_revision, 0, digits=8)
     try:
         async with request.config_dict[keys.SESSIONS]() as session, session.begin():
             draft, change = await editing.save(

@@ -14,7 +14,7 @@ from bot import keys
 from bot.console import entry_form
 from bot.console.diff import field_diffs
 from bot.console.views_kb import NOT_FOUND, record
-from bot.console.web import CONTENT, STAFF, form, now, page, redirect, render, route
+from bot.console.web import CONTENT, STAFF, form, now, page, redirect, render, route, whole_number
 from knowledge import editing
 from knowledge.models import DraftState, KbDraft, KbEntry
 
@@ -110,11 +110,11 @@ async def act(request: web.Request) -> web.StreamResponse:
                 )
                 published = True
             elif action == "rollback":
-                raw = fields.get("version", "")
-                if not raw.isdigit() or len(raw) > 6:
+                version = whole_number(fields.get("version"), 0)
+                if not version:
                     raise editing.EditError("请选择要恢复的版本。")
                 _, change = await editing.rollback(
-                    session, entry_id=entry_id, version=int(raw), actor=staff.name, now=moment
+                    session, entry_id=entry_id, version=version, actor=staff.name, now=moment
                 )
             else:
                 return page(request, 404, NOT_FOUND, title="找不到")
@@ -175,9 +175,8 @@ async def history(request: web.Request) -> web.StreamResponse:
 
 
 def _version(raw: str | None, numbers: list[int], default: int) -> int:
-    if raw and raw.isdigit() and len(raw) < 7 and int(raw) in numbers:
-        return int(raw)
-    return default
+    version = whole_number(raw, default)
+    return version if version in numbers else default
 
 
 def add_routes(app: web.Application) -> None:

@@ -18,7 +18,7 @@ from bot.console.models import DismissedQuestion
 from bot.console.stats import PERIODS
 from bot.console.unanswered_queries import dismissed, unanswered, without_dismissed
 from bot.console.views_kb import record
-from bot.console.web import CONTENT, STAFF, form, now, page, redirect, render, route
+from bot.console.web import CONTENT, STAFF, form, now, page, redirect, render, route, whole_number
 from knowledge import editing
 from knowledge.matcher import Suggestion
 from knowledge.models import KbEntry
@@ -40,8 +40,8 @@ CLUSTERS: web.AppKey[dict[int, _Cached]] = web.AppKey("unanswered_clusters", dic
 
 
 def _days(request: web.Request) -> int:
-    raw = request.query.get("days", "30")
-    return int(raw) if raw.isdigit() and int(raw) in PERIODS else 30
+    days = whole_number(request.query.get("days"), 30, digits=3)
+    return days if days in PERIODS else 30
 
 
 async def clusters_for(request: web.Request, days: int, *, fresh: bool = False) -> list[Cluster]:
@@ -78,8 +78,7 @@ def _guesses(request: web.Request, question: str) -> tuple[Suggestion, ...]:
 async def overview(request: web.Request) -> web.StreamResponse:
     days = _days(request)
     clusters = await clusters_for(request, days, fresh=request.query.get("fresh") == "1")
-    raw = request.query.get("page", "1")
-    number = int(raw) if raw.isdigit() and 0 < len(raw) < 6 else 1
+    number = whole_number(request.query.get("page"), 1, digits=5)
     pages = max(1, -(-len(clusters) // PAGE_SIZE))
     number = min(max(number, 1), pages)
     shown = clusters[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
@@ -108,7 +107,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
     fields = await form(request) or {}
     action = request.match_info["action"]
-    days = int(fields["days"]) if fields.get("days", "").isdigit() else 30
+    days = whole_number(fields.get("days"), 30, digits=3)
     cluster = await _cluster(request, days if days in PERIODS else 30, fields.get("key", ""))
     if cluster is None:
         return page(

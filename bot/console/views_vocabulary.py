@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from bot import keys
 from bot.console.views_kb import record
-from bot.console.web import CONTENT, STAFF, form, now, page, redirect, render, route
+from bot.console.web import CONTENT, STAFF, form, now, page, redirect, render, route, whole_number
 from bot.conversation.models import QuestionLog
 from knowledge import vocabulary
 from knowledge.editing import EditError
@@ -128,7 +128,7 @@ async def save(request: web.Request) -> web.StreamResponse:
         return page(request, 400, "不认识的类型。", title="无法保存")
     key = fields.get("key", "").strip()[:100]
     raw = fields.get("revision", "0")
-    revision = int(raw) if raw.isdigit() and len(raw) < 9 else 0
+    revision = whole_number(raw, 0, digits=8)
     submitted = _submitted(kind, fields)
     remove = fields.get("remove") == "1"
     try:
@@ -204,12 +204,12 @@ async def _questions(request: web.Request) -> list[str]:
 
 
 async def draft_page(request: web.Request) -> web.StreamResponse:
-    raw = request.match_info["draft_id"]
-    if not raw.isdigit() or len(raw) > 9:
+    draft_id = whole_number(request.match_info["draft_id"], 0, digits=9)
+    if not draft_id:
         return page(request, 404, "没有这份草稿。", title="找不到")
     async with request.config_dict[keys.SESSIONS]() as session:
         try:
-            draft = await vocabulary.draft_by_id(session, int(raw))
+            draft = await vocabulary.draft_by_id(session, draft_id)
         except EditError as exc:
             return page(request, 404, str(exc), title="找不到")
         snapshot = await load_published(session)
@@ -235,10 +235,10 @@ async def draft_page(request: web.Request) -> web.StreamResponse:
 
 async def act(request: web.Request) -> web.StreamResponse:
     staff = request[STAFF]
-    raw, action = request.match_info["draft_id"], request.match_info["action"]
-    if not raw.isdigit() or len(raw) > 9:
+    action = request.match_info["action"]
+    draft_id = whole_number(request.match_info["draft_id"], 0, digits=9)
+    if not draft_id:
         return page(request, 404, "没有这份草稿。", title="找不到")
-    draft_id = int(raw)
     fields = await form(request) or {}
     moment = now(request)
     try:

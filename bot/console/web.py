@@ -102,6 +102,14 @@ def render(
     return response
 
 
+def whole_number(raw: str | None, default: int, *, digits: int = 6) -> int:
+    """A count typed in a URL or a form (a page, a revision, an id), or ``default``: only ASCII
+    digits, at most ``digits`` of them (int() fails on '²' and on thousands of digits)."""
+    if raw and raw.isascii() and raw.isdigit() and len(raw) <= digits:
+        return int(raw)
+    return default
+
+
 def redirect(location: str) -> web.Response:
     # 303: after a POST, the browser fetches the next page with GET.
     return web.Response(status=303, headers={"Location": location})
