@@ -9,6 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.conversation.core import Conversation
 from bot.database import DatabaseState
+from bot.escalations.relay import Relay
+from bot.escalations.service import Cases
+from bot.keyring import KeyRing
 from bot.settings import Settings
 from bot.web.metrics import HttpMetrics
 from directory.service import Directory
@@ -22,6 +25,9 @@ METRICS = web.AppKey("metrics", HttpMetrics)
 KNOWLEDGE = web.AppKey("knowledge", KnowledgeBase)
 DIRECTORY = web.AppKey("directory", Directory)
 CONVERSATION = web.AppKey("conversation", Conversation)
+KEYRING = web.AppKey("keyring", KeyRing)
+CASES = web.AppKey("cases", Cases)
+RELAY = web.AppKey("relay", Relay)
 if TYPE_CHECKING:
     from telegram.ext import Application as TelegramApplication
 

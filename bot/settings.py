@@ -27,6 +27,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.escalations.office_hours import OfficeHours
+from bot.keyring import KeyRing, parse_versions
+
 ENV_PREFIX = "MINZHENG_"
 # Variables read by the test harness and benchmarks, not by the service.
 _RESERVED_PREFIXES = ("MINZHENG_TEST_", "MINZHENG_BENCH_")
@@ -57,6 +60,9 @@ ACCEPTS: dict[str, str] = {
     "webhook_url": "the public https URL Telegram posts updates to, ending in /telegram/webhook",
     "webhook_secret": "1-256 characters of A-Z, a-z, 0-9, _ and -",
     "advisor_chat_id": "a Telegram chat id, a whole number such as -1001234567890",
+    "advisor_hours": "periods on China's working days, e.g. 08:30-11:30,13:00-17:00",
+    "key_versions": "purpose=version pairs, e.g. chat-cookie=2,sealed=2 "
+    "(purposes: pseudonym, chat-cookie, csrf, sealed)",
     "timezone": "an IANA time zone name such as Asia/Shanghai",
     "send_rate": "messages per second, a number above 0 and at most 30",
     "question_log_days": "a whole number of days from 1 to 3650",
@@ -87,11 +93,15 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     advisor_chat_id: int | None = None
+    # When eldercare advisors answer: periods on China's working days (holidays and 调休 known).
+    advisor_hours: str = "08:30-11:30,13:00-17:00"
     timezone: str = "Asia/Shanghai"
     send_rate: Annotated[float, Field(gt=0, le=30)] = 25.0
     # How long residents' questions, feedback and conversation steps are kept.
     question_log_days: Annotated[int, Field(ge=1, le=3650)] = 180
     secret_key: SecretStr | None = None
+    # Rotate one derived key without the others (bot.keyring).
+    key_versions: str = ""
     # Where people reach the service when it sits behind a proxy: the origin forms may come
     # from, and whether cookies are marked Secure.
     public_url: str | None = None
@@ -163,6 +173,18 @@ class Settings(BaseSettings):
             raise ValueError("unknown time zone") from exc
         return value
 
+    @field_validator("advisor_hours")
+    @classmethod
+    def _office_hours(cls, value: str) -> str:
+        OfficeHours.parse(value, ZoneInfo("Asia/Shanghai"))
+        return value
+
+    @field_validator("key_versions")
+    @classmethod
+    def _key_versions(cls, value: str) -> str:
+        parse_versions(value)
+        return value
+
     @field_validator("log_level", "log_format", "telegram_mode", mode="before")
     @classmethod
     def _forgiving_choice(cls, value: Any, info: ValidationInfo) -> Any:
@@ -210,6 +232,13 @@ class Settings(BaseSettings):
         if self.secret_key is None:
             raise RuntimeError("load_settings() fills secret_key; build Settings through it")
         return self.secret_key.get_secret_value()
+
+    def keyring(self) -> KeyRing:
+        return KeyRing(self.secret(), parse_versions(self.key_versions))
+
+    @property
+    def office_hours(self) -> OfficeHours:
+        return OfficeHours.parse(self.advisor_hours, self.tz)
 
 
 class _FieldProblem(ValueError):

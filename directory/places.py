@@ -3,6 +3,7 @@ use for them. Pure data and lookups: no database, no HTTP."""
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 import uuid
@@ -167,6 +168,23 @@ def find_town(text: str) -> Town | None:
                 if name:
                     break
     return TOWN_BY_NAME.get(name) if name else None
+
+
+# A location farther than this from every town's centre is not in the district.
+NEAREST_TOWN_MAX_KM = 12.0
+
+
+def nearest_town(latitude: float, longitude: float) -> Town | None:
+    """The town whose centre is nearest (a rough guess of the resident's town, for an advisor's
+    case); None outside the district."""
+
+    def km(town: Town) -> float:
+        dy = (town.latitude - latitude) * 111.2
+        dx = (town.longitude - longitude) * 111.2 * math.cos(math.radians(latitude))
+        return math.hypot(dx, dy)
+
+    best = min(TOWNS, key=km)
+    return best if km(best) <= NEAREST_TOWN_MAX_KM else None
 
 
 @cache

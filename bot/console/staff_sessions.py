@@ -18,6 +18,7 @@ from sqlmodel import col
 
 from bot.console.accounts import aware
 from bot.console.models import Role, StaffSession, StaffUser
+from bot.keyring import KeyRing, Purpose
 
 IDLE_TIMEOUT = timedelta(hours=8)
 # last_seen is written at most this often, not on every page.
@@ -80,9 +81,9 @@ async def end_all(session: AsyncSession, user_id: int) -> None:
     await session.execute(delete(StaffSession).where(col(StaffSession.user_id) == user_id))
 
 
-def csrf_token(secret: str, session_id: str) -> str:
+def csrf_token(keyring: KeyRing, session_id: str) -> str:
     """The form token of one session: tied to it, so a token from another session fails."""
-    return hmac.new(secret.encode(), f"csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
+    return keyring.sign(Purpose.CSRF, f"csrf:{session_id}", length=64)
 
 
 def csrf_matches(expected: str, given: object) -> bool:

@@ -14,8 +14,8 @@ from bot import keys
 from bot.console import audit, entry_form, kb_queries
 from bot.console.lint_zh import in_chinese
 from bot.console.web import CONTENT, STAFF, form, now, page, redirect, render, route, whole_number
-from bot.conversation.core import entry_reply
 from bot.conversation.messages import Reply
+from bot.conversation.render import entry_reply
 from knowledge import editing
 from knowledge.lint import lint
 from knowledge.loader import Content

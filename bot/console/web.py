@@ -89,11 +89,11 @@ def render(
     request: web.Request, template: str, context: Mapping[str, Any], *, status: int = 200
 ) -> web.Response:
     staff = request.get(STAFF)
-    secret = request.config_dict[keys.SETTINGS].secret()
+    keyring = request.config_dict[keys.KEYRING]
     base = {
         "staff": staff,
         "role_name": ROLE_NAMES.get(staff.role) if staff else None,
-        "csrf": staff_sessions.csrf_token(secret, staff.session_id) if staff else "",
+        "csrf": staff_sessions.csrf_token(keyring, staff.session_id) if staff else "",
         "nav": [(p, label) for p, label, roles in NAV if staff and staff.role in roles],
         "path": request.path,
     }
@@ -164,7 +164,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         fields = await form(request)
         if fields is None:
             return page(request, 400, BAD_FORM, title="无法提交")
-        expected = staff_sessions.csrf_token(settings.secret(), staff.session_id)
+        expected = staff_sessions.csrf_token(request.config_dict[keys.KEYRING], staff.session_id)
         if not staff_sessions.csrf_matches(expected, fields.get("csrf")):
             return page(request, 403, STALE_FORM, title="无法提交")
     response = await handler(request)

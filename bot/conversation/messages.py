@@ -8,15 +8,40 @@ from dataclasses import dataclass, field
 MAX_BUTTON_DATA_BYTES = 64
 
 
+# Where a resident's message came from on its channel, (chat id, message id): a message relayed
+# to an advisor is relayed once, and a Telegram photo is copied rather than retold.
+Source = tuple[int, int]
+
+
 @dataclass(frozen=True)
 class Text:
     text: str
+    source: Source | None = None
 
 
 @dataclass(frozen=True)
 class Location:
     latitude: float
     longitude: float
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class Media:
+    """A photo, voice message, document… (Telegram): only an advisor can look at it."""
+
+    kind: str  # photo, voice, audio, document, video, video_note, sticker
+    caption: str | None = None
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A phone number shared with Telegram's contact button; ``own``: the sender's own."""
+
+    phone: str
+    own: bool
+    source: Source | None = None
 
 
 @dataclass(frozen=True)
@@ -31,7 +56,7 @@ class Command:
     name: str  # start, help, hotline, stop
 
 
-Action = Text | Location | Press | Command
+Action = Text | Location | Press | Command | Media | Contact
 
 
 @dataclass(frozen=True)
@@ -65,8 +90,9 @@ class Reply:
     places: tuple[Place, ...] = ()
     # Big reply-keyboard buttons (Telegram) / quick buttons (web): labels sent back as text.
     keyboard: tuple[tuple[str, ...], ...] = ()
-    # Ask the resident's device for its location.
+    # Ask the resident's device for its location, or (Telegram) for their phone number.
     request_location: bool = False
+    request_contact: bool = False
     # A place to show on a map (Telegram: a venue message).
     venue: Place | None = None
     # A short acknowledgement of the button just pressed (feedback): Telegram adds it to the

@@ -1,5 +1,5 @@
 """Conversation tables: where each resident is in a conversation, what residents asked (for
-staff, under a pseudonymous key), their feedback on answers, and requests for an advisor."""
+staff, under a pseudonymous key) and their feedback on answers."""
 
 from __future__ import annotations
 
@@ -16,13 +16,22 @@ def utcnow() -> datetime:
 
 
 class ConversationState(SQLModel, table=True):
+    """Where a resident is in the conversation, for Telegram and the web chat alike
+    (``bot.conversation.steps``)."""
+
     __tablename__ = "conversation_state"
 
     # "<channel>:<pseudonymous key>"
     id: str = Field(primary_key=True, max_length=100)
-    pending: str | None = Field(default=None, max_length=32)
+    # A ``bot.conversation.states.State``; None is idle.
+    state: str | None = Field(default=None, max_length=32)
     category: str | None = Field(default=None, max_length=64)
-    last_entry_id: str | None = Field(default=None, max_length=64)
+    # The town the resident last named or sent a location in (a case's topic shows it).
+    town: str | None = Field(default=None, max_length=16)
+    # The resident's case with an advisor, open or last closed.
+    escalation_id: int | None = None
+    # Answers in a row that found nothing: after two, a person is offered.
+    fallbacks: int = 0
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )
@@ -54,20 +63,5 @@ class AnswerFeedback(SQLModel, table=True):
     entry_id: str = Field(max_length=64, index=True)
     helpful: bool
     given_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
-    )
-
-
-class AdvisorRequest(SQLModel, table=True):
-    """A resident asked for a human eldercare advisor (the advisors' side comes later)."""
-
-    __tablename__ = "advisor_request"
-
-    id: int | None = Field(default=None, primary_key=True)
-    user_key: str = Field(max_length=64, index=True)
-    channel: str = Field(max_length=16)
-    last_question: str | None = Field(default=None, sa_column=Column(Text))
-    status: str = Field(default="open", max_length=16)
-    created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )

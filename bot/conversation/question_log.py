@@ -16,7 +16,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -104,9 +104,27 @@ class QuestionLogWriter:
         """Drop what is gathered for one resident (/stop), before it reaches the database."""
         self._rows = [row for row in self._rows if row["user_key"] != user_key]
 
-    @staticmethod
-    def delete_statement(user_key: str) -> Any:
-        return delete(QuestionLog).where(col(QuestionLog.user_key) == user_key)
+    async def recent(
+        self, session: AsyncSession, user_key: str, *, since: datetime, limit: int
+    ) -> list[dict[str, Any]]:
+        """The resident's last questions (written and still gathered), oldest first: what an
+        advisor's card shows of the conversation before."""
+        rows = await session.execute(
+            select(
+                col(QuestionLog.text),
+                col(QuestionLog.entry_id),
+                col(QuestionLog.fallback),
+                col(QuestionLog.asked_at),
+            )
+            .where(col(QuestionLog.user_key) == user_key, col(QuestionLog.asked_at) >= since)
+            .order_by(col(QuestionLog.asked_at).desc(), col(QuestionLog.id).desc())
+            .limit(limit)
+        )
+        written = [{"text": t, "entry_id": e, "fallback": f, "asked_at": a} for t, e, f, a in rows][
+            ::-1
+        ]
+        gathered = [r for r in self._rows if r["user_key"] == user_key]
+        return (written + gathered)[-limit:]
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(self._flush_after_s)

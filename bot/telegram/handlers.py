@@ -1,5 +1,7 @@
-"""Telegram handlers. Thin: turn an update into an action, ask the conversation core, send its
-replies. Everything a resident can do is decided in ``bot.conversation``."""
+"""Telegram handlers for residents (private chats). Thin: turn an update into an action, ask
+the conversation, send its replies. Everything a resident can do is decided in
+``bot.conversation``; the advisors' group has its own handlers (``bot.telegram.advisors``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import asyncio
 import html
 import logging
 import re
-import weakref
 from datetime import datetime
 from typing import Any
 
@@ -32,12 +33,22 @@ from telegram.ext import (
     filters,
 )
 
-from bot.conversation.core import Conversation, pseudonym
+from bot.conversation.buttons import ADVISOR_KINDS, decode
 from bot.conversation.flood import FloodGuard
-from bot.conversation.messages import Action, Command, Location, Press, Reply, Text
+from bot.conversation.messages import (
+    Action,
+    Command,
+    Contact,
+    Location,
+    Media,
+    Press,
+    Reply,
+    Text,
+)
 from bot.conversation.texts import FLOOD_NOTICE
 from bot.telegram import texts
 from bot.telegram.render import PIECE_CHARS, SEND_LOCATION, markup, pieces
+from bot.telegram.services import SERVICES, BotServices
 from directory.service import DirectoryNotReady
 from knowledge.service import KnowledgeNotReady
 
@@ -49,12 +60,16 @@ COMMANDS = [
     BotCommand("hotline", "热线电话"),
     BotCommand("stop", "删除我的数据"),
 ]
-CONVERSATION = "conversation"
-SECRET = "secret"
-FLOOD = "flood"
-CHAT_LOCKS = "chat_locks"
-# In a resident's user_data: when a message to them was refused because they blocked the bot.
-INACTIVE_SINCE = "inactive_since"
+RESIDENT_COMMANDS = [command.command for command in COMMANDS]
+MEDIA = (
+    filters.VOICE
+    | filters.AUDIO
+    | filters.Sticker.ALL
+    | filters.PHOTO
+    | filters.Document.ALL
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+)
 
 
 class MinzhengContext(
@@ -63,22 +78,19 @@ class MinzhengContext(
     """The callback context, with the services the handlers use."""
 
     @property
-    def conversation(self) -> Conversation | None:
-        return self.application.bot_data.get(CONVERSATION)
-
-    @property
-    def secret(self) -> str:
-        return str(self.application.bot_data[SECRET])
+    def services(self) -> BotServices:
+        services = self.application.bot_data.get(SERVICES)
+        if services is None:
+            raise RuntimeError("the bot was started without its services")
+        return services
 
     @property
     def flood(self) -> FloodGuard:
-        return self.application.bot_data.setdefault(FLOOD, FloodGuard())
+        return self.services.flood
 
     def chat_lock(self, chat_id: int) -> asyncio.Lock:
         """Updates of one chat in order; of different chats, at once."""
-        locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
-            self.application.bot_data.setdefault(CHAT_LOCKS, weakref.WeakValueDictionary())
-        )
+        locks = self.services.chat_locks
         lock = locks.get(chat_id)
         if lock is None:
             lock = locks[chat_id] = asyncio.Lock()
@@ -142,6 +154,10 @@ async def _acknowledge(pressed: CallbackQuery, reply: Reply) -> bool:
     return True
 
 
+def _source(message: Message) -> tuple[int, int]:
+    return message.chat_id, message.message_id
+
+
 async def _answer(
     update: Update,
     context: MinzhengContext,
@@ -152,17 +168,9 @@ async def _answer(
     user = update.effective_user
     if message is None or user is None:
         return
-    conversation = context.conversation
-    if conversation is None:
-        # Wired without the core (e.g. a test of the transport alone): greet only.
-        await message.reply_text(texts.GREETING)
-        return
-    key = pseudonym(context.secret, "telegram", str(user.id))
-    user_data = context.user_data
+    services = context.services
+    key = services.resident_key(user.id)
     async with context.chat_lock(message.chat_id):
-        if user_data is not None:
-            # They wrote to us, so they have not (or no longer) blocked the bot.
-            user_data.pop(INACTIVE_SINCE, None)
         delay, notify = context.flood.check(key)
         try:
             if notify:
@@ -170,19 +178,16 @@ async def _answer(
             if delay:
                 await asyncio.sleep(delay)
             try:
-                replies = await conversation.handle("telegram", key, action, store=user_data)
+                replies = await services.conversation.handle(
+                    "telegram", key, action, chat_id=str(message.chat_id)
+                )
             except (KnowledgeNotReady, DirectoryNotReady):
                 replies = [Reply(texts.STARTING)]
-            if isinstance(action, Command) and action.name == "stop":
-                # /stop: the persisted step goes too, before we say it is gone.
-                context.application.drop_user_data(user.id)
-                await context.application.update_persistence()
             for reply in replies:
                 await send(message, reply, pressed)
         except ResidentBlockedBot:
-            # Telegram's 403: stop sending; reminders skip residents marked inactive.
-            if user_data is not None:
-                user_data[INACTIVE_SINCE] = datetime.now(conversation.tz).isoformat()
+            # Telegram's 403: stop sending; a case under way is closed, the advisor told.
+            await services.conversation.unreachable("telegram", key, datetime.now(services.tz))
             log.info("resident blocked the bot; marked inactive", extra={"resident": key})
 
 
@@ -207,7 +212,7 @@ async def on_text(update: Update, context: MinzhengContext) -> None:
         text = mention.sub(" ", text)
     if text.strip() == SEND_LOCATION:
         return
-    await _answer(update, context, Text(text))
+    await _answer(update, context, Text(text, source=_source(message)))
 
 
 async def on_location(update: Update, context: MinzhengContext) -> None:
@@ -215,7 +220,41 @@ async def on_location(update: Update, context: MinzhengContext) -> None:
     if message is None or message.location is None:
         return
     location = message.location
-    await _answer(update, context, Location(location.latitude, location.longitude))
+    await _answer(
+        update,
+        context,
+        Location(location.latitude, location.longitude, source=_source(message)),
+    )
+
+
+async def on_contact(update: Update, context: MinzhengContext) -> None:
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or message.contact is None or user is None:
+        return
+    contact = message.contact
+    own = contact.user_id == user.id
+    await _answer(update, context, Contact(contact.phone_number, own=own, source=_source(message)))
+
+
+def _media_kind(message: Message) -> str:
+    for kind in ("photo", "voice", "audio", "document", "video", "video_note", "sticker"):
+        if getattr(message, kind):
+            return kind
+    return "document"
+
+
+async def on_media(update: Update, context: MinzhengContext) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    action = Media(_media_kind(message), caption=message.caption, source=_source(message))
+    await _answer(update, context, action)
+
+
+def _resident_button(data: object) -> bool:
+    """Buttons of residents' messages; the advisors' card buttons have their own handler."""
+    return isinstance(data, str) and not isinstance(decode(data), ADVISOR_KINDS)
 
 
 async def on_button(update: Update, context: MinzhengContext) -> None:
@@ -224,11 +263,6 @@ async def on_button(update: Update, context: MinzhengContext) -> None:
         return
     await query.answer()
     await _answer(update, context, Press(query.data or ""), pressed=query)
-
-
-async def on_media(update: Update, context: MinzhengContext) -> None:
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(texts.TEXT_ONLY)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -244,28 +278,24 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             log.exception("could not tell the resident about the failure")
 
 
-def register_handlers(application: Application) -> None:
+def register_handlers(application: Application, advisor_chat_id: int | None = None) -> None:
+    """Residents' private chats here; the advisors' group in ``bot.telegram.advisors``, added
+    first so that its updates never reach the residents' handlers."""
+    from bot.telegram import advisors
+
+    advisors.register_handlers(application, advisor_chat_id)
     private = filters.ChatType.PRIVATE
-    mentioned = filters.ChatType.GROUPS & filters.Entity(MessageEntity.MENTION)
-    application.add_handler(CommandHandler(["start", "help", "hotline", "stop"], on_command))
+    # Other groups the bot was added to: it answers when mentioned; never in the advisors'.
+    groups: filters.BaseFilter = filters.ChatType.GROUPS
+    if advisor_chat_id is not None:
+        groups = groups & ~filters.Chat(chat_id=advisor_chat_id)
+    mentioned = groups & filters.Entity(MessageEntity.MENTION)
+    application.add_handler(CommandHandler(RESIDENT_COMMANDS, on_command, filters=private | groups))
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & (private | mentioned), on_text)
     )
     application.add_handler(MessageHandler(filters.LOCATION & private, on_location))
-    application.add_handler(CallbackQueryHandler(on_button))
-    application.add_handler(
-        MessageHandler(
-            private
-            & (
-                filters.VOICE
-                | filters.AUDIO
-                | filters.Sticker.ALL
-                | filters.PHOTO
-                | filters.Document.ALL
-                | filters.VIDEO
-                | filters.VIDEO_NOTE
-            ),
-            on_media,
-        )
-    )
+    application.add_handler(MessageHandler(filters.CONTACT & private, on_contact))
+    application.add_handler(CallbackQueryHandler(on_button, pattern=_resident_button))
+    application.add_handler(MessageHandler(private & MEDIA, on_media))
     application.add_error_handler(on_error)

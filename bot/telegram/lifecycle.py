@@ -13,7 +13,6 @@ import contextlib
 import hmac
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from aiohttp import web
 from telegram import Update
@@ -22,20 +21,15 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
-    BasePersistence,
     ContextTypes,
 )
 
 from bot import keys
+from bot.escalations.relay import Relay
 from bot.settings import Settings
-from bot.telegram.handlers import (
-    COMMANDS,
-    CONVERSATION,
-    SECRET,
-    MinzhengContext,
-    register_handlers,
-)
-from bot.telegram.persistence import DatabasePersistence
+from bot.telegram.desk import TelegramDesk, TelegramLine
+from bot.telegram.handlers import COMMANDS, MinzhengContext, register_handlers
+from bot.telegram.services import SERVICES, BotServices
 from bot.telegram.transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
@@ -45,9 +39,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 POLL_TIMEOUT_S = 10
 
 
-def build_application(
-    settings: Settings, persistence: BasePersistence[Any, Any, Any] | None = None
-) -> Application:
+def build_application(settings: Settings) -> Application:
     if settings.telegram_token is None:
         raise ValueError("Telegram is off: MINZHENG_TELEGRAM_TOKEN is not set")
     builder = (
@@ -63,8 +55,6 @@ def build_application(
         # A 429 is retried after Telegram's retry_after, up to three times.
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate, max_retries=3))
     )
-    if persistence is not None:
-        builder = builder.persistence(persistence)
     if settings.telegram_api_base_url:
         base = settings.telegram_api_base_url
         builder = builder.base_url(base)
@@ -74,11 +64,33 @@ def build_application(
         # Updates arrive on our own aiohttp route; PTB's updater would start a second server.
         builder = builder.updater(None)
     application = builder.build()
-    register_handlers(application)
+    register_handlers(application, settings.advisor_chat_id)
     return application
 
 
-async def _connect(application: Application, settings: Settings) -> None:
+async def _attach_desk(application: Application, settings: Settings, relay: Relay) -> None:
+    """Cases reach advisors through the bot once it is connected: the residents' line always,
+    the advisors' group when one is configured and the bot is in it."""
+    relay.line = TelegramLine(application.bot)
+    if settings.advisor_chat_id is None:
+        return
+    try:
+        chat = await application.bot.get_chat(settings.advisor_chat_id)
+        member = await application.bot.get_chat_member(chat.id, application.bot.id)
+    except TelegramError as exc:
+        log.error(
+            "the advisors' group cannot be reached; cases wait in the console inbox",
+            extra={"reason": str(exc)},
+        )
+        return
+    forum = bool(chat.is_forum)
+    if forum and not getattr(member, "can_manage_topics", False):
+        log.warning("the bot may not manage topics in the advisors' group; make it an admin")
+    relay.desk = TelegramDesk(application.bot, chat.id, forum=forum)
+    log.info("advisors' group on", extra={"forum": forum})
+
+
+async def _connect(application: Application, settings: Settings, relay: Relay) -> None:
     delay = 1.0
     while True:
         try:
@@ -106,6 +118,7 @@ async def _connect(application: Application, settings: Settings) -> None:
             timeout=POLL_TIMEOUT_S, error_callback=_log_polling_error
         )
     await application.start()
+    await _attach_desk(application, settings, relay)
     log.info(
         "Telegram on",
         extra={"bot": application.bot.username, "mode": settings.telegram_mode},
@@ -117,12 +130,12 @@ def _log_polling_error(error: TelegramError) -> None:
 
 
 async def _start(
-    application: Application, settings: Settings, database_ready: asyncio.Event
+    application: Application, settings: Settings, database_ready: asyncio.Event, relay: Relay
 ) -> None:
     # Residents' messages need the database: take none before its migrations are done.
     await database_ready.wait()
     try:
-        await _connect(application, settings)
+        await _connect(application, settings, relay)
     except InvalidToken:
         log.error("Telegram rejected MINZHENG_TELEGRAM_TOKEN; Telegram stays off until restart")
 
@@ -138,16 +151,21 @@ async def _stop(application: Application) -> None:
 
 async def telegram_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
-    persistence = (
-        DatabasePersistence(app[keys.SESSIONS], settings.secret()) if keys.SESSIONS in app else None
+    application = build_application(settings)
+    relay = app[keys.RELAY]
+    application.bot_data[SERVICES] = BotServices(
+        conversation=app[keys.CONVERSATION],
+        keyring=app[keys.KEYRING],
+        sessions=app[keys.SESSIONS],
+        cases=app[keys.CASES],
+        relay=relay,
+        tz=settings.tz,
+        advisor_chat_id=settings.advisor_chat_id,
     )
-    application = build_application(settings, persistence)
-    application.bot_data[SECRET] = settings.secret()
-    if keys.CONVERSATION in app:
-        application.bot_data[CONVERSATION] = app[keys.CONVERSATION]
     app[keys.TELEGRAM] = application
     starting = asyncio.create_task(
-        _start(application, settings, app[keys.DATABASE_STATE].migrated), name="telegram-start"
+        _start(application, settings, app[keys.DATABASE_STATE].migrated, relay),
+        name="telegram-start",
     )
     try:
         yield
@@ -155,6 +173,7 @@ async def telegram_context(app: web.Application) -> AsyncIterator[None]:
         starting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await starting
+        relay.desk = relay.line = None
         await _stop(application)
 
 

@@ -14,6 +14,7 @@ from telegram import (
 )
 
 from bot.conversation.messages import Button, Reply
+from bot.conversation.texts import CANCEL, SHARE_PHONE
 
 # Below Telegram's 4,096, leaving room for the escaping of < > &.
 PIECE_CHARS = 3500
@@ -43,8 +44,11 @@ def pieces(text: str, limit: int = PIECE_CHARS) -> list[str]:
 
 
 def markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    if reply.request_contact:
+        # Telegram shares a phone number only from a keyboard button, not an inline one.
+        return _ASK_CONTACT
     if reply.buttons:
-        return _inline(reply.buttons)
+        return inline_markup(reply.buttons)
     if reply.request_location:
         return _ASK_LOCATION
     if reply.keyboard:
@@ -55,7 +59,7 @@ def markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
 # PTB's markup objects are immutable, so one built for a row of buttons serves every message
 # that carries the same buttons (an entry's answer always does): about 40 µs a message saved.
 @lru_cache(maxsize=4096)
-def _inline(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
+def inline_markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
     )
@@ -66,6 +70,11 @@ def _keyboard(rows: tuple[tuple[str, ...], ...]) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup([list(row) for row in rows], resize_keyboard=True)
 
 
+_ASK_CONTACT = ReplyKeyboardMarkup(
+    [[KeyboardButton(SHARE_PHONE, request_contact=True)], [KeyboardButton(CANCEL)]],
+    resize_keyboard=True,
+    one_time_keyboard=True,
+)
 _ASK_LOCATION = ReplyKeyboardMarkup(
     [[KeyboardButton(SEND_LOCATION, request_location=True)]],
     resize_keyboard=True,

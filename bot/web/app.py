@@ -29,6 +29,10 @@ from bot.database import (
     ping,
     session_factory,
 )
+from bot.escalations.metrics import CaseMetrics
+from bot.escalations.relay import Relay
+from bot.escalations.service import Cases
+from bot.escalations.sweeper import Sweeper, sweep_forever
 from bot.retention import PURGE_EVERY_S, purge_expired
 from bot.seeding import seed_if_empty
 from bot.settings import Settings
@@ -187,15 +191,33 @@ def _knowledge_context(poll_s: float) -> Callable[[web.Application], AsyncIterat
     async def knowledge(app: web.Application) -> AsyncIterator[None]:
         app[keys.KNOWLEDGE] = KnowledgeBase(app[keys.SESSIONS], app[keys.SETTINGS].tz)
         app[keys.DIRECTORY] = Directory(app[keys.SESSIONS])
+        settings = app[keys.SETTINGS]
+        keyring = app[keys.KEYRING] = settings.keyring()
+        cases = app[keys.CASES] = Cases(
+            keyring=keyring,
+            desk_enabled=settings.telegram_enabled and settings.advisor_chat_id is not None,
+            observer=CaseMetrics(app[keys.METRICS].registry),
+        )
+        # The desk and the residents' line are attached when Telegram connects.
+        relay = app[keys.RELAY] = Relay(sessions=app[keys.SESSIONS], cases=cases, tz=settings.tz)
         app[keys.CONVERSATION] = Conversation(
             knowledge=app[keys.KNOWLEDGE],
             directory=app[keys.DIRECTORY],
             sessions=app[keys.SESSIONS],
-            tz=app[keys.SETTINGS].tz,
+            tz=settings.tz,
+            cases=cases,
+            office_hours=settings.office_hours,
+            relay=relay,
         )
         tasks = [
             asyncio.create_task(_keep_content_current(app, poll_s), name="content"),
             asyncio.create_task(_purge_daily(app), name="retention"),
+            asyncio.create_task(
+                sweep_forever(
+                    app[keys.DATABASE_STATE].migrated, Sweeper(relay, settings.office_hours)
+                ),
+                name="escalations",
+            ),
         ]
         try:
             yield

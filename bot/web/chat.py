@@ -17,8 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from bot import keys
-from bot.conversation.core import pseudonym
 from bot.conversation.messages import Action, Command, Location, Press, Reply, Text
+from bot.keyring import KeyRing, Purpose
 from bot.web.body import BadBody, bad_request, clean_text, dumps, read_json
 from bot.web.origin import CROSS_SITE, same_origin
 from directory.service import DirectoryNotReady
@@ -34,19 +34,23 @@ COMMANDS = {"start", "help", "hotline", "stop"}
 TYPED_COMMAND = re.compile(r"[/／](start|help|hotline|stop)", re.IGNORECASE)
 
 
-def _sign(secret: str, token: str) -> str:
-    return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()[:32]
+def _sign(keyring: KeyRing, token: str) -> str:
+    return keyring.sign(Purpose.CHAT_COOKIE, token)
 
 
-def _session(request: web.Request) -> tuple[str, bool]:
+def session_token(request: web.Request) -> tuple[str, bool]:
     """The chat session id from the signed cookie, or a new one (and whether it is new)."""
-    secret = request.config_dict[keys.SETTINGS].secret()
+    keyring = request.config_dict[keys.KEYRING]
     raw = request.cookies.get(COOKIE, "")
     token, _, signature = raw.partition(".")
     # A cookie we never set (any characters at all) is simply not ours: a fresh session.
-    if token and raw.isascii() and hmac.compare_digest(signature, _sign(secret, token)):
+    if token and raw.isascii() and hmac.compare_digest(signature, _sign(keyring, token)):
         return token, False
     return secrets.token_urlsafe(18), True
+
+
+def resident_key(request: web.Request, token: str) -> str:
+    return request.config_dict[keys.KEYRING].pseudonym("web", token)
 
 
 def _action(body: Any) -> Action | str:
@@ -126,8 +130,8 @@ async def chat(request: web.Request) -> web.Response:
     action = _action(body)
     if isinstance(action, str):
         return bad_request(action)
-    token, new = _session(request)
-    key = pseudonym(settings.secret(), "web", token)
+    token, new = session_token(request)
+    key = resident_key(request, token)
     try:
         replies = await request.config_dict[keys.CONVERSATION].handle("web", key, action)
     except (KnowledgeNotReady, DirectoryNotReady):
@@ -136,7 +140,7 @@ async def chat(request: web.Request) -> web.Response:
     if new:
         response.set_cookie(
             COOKIE,
-            f"{token}.{_sign(settings.secret(), token)}",
+            f"{token}.{_sign(request.config_dict[keys.KEYRING], token)}",
             httponly=True,
             samesite="Lax",
             secure=settings.served_over_https,

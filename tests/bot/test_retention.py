@@ -19,10 +19,12 @@ from sqlmodel import col
 
 from bot.conversation.models import AnswerFeedback, ConversationState, QuestionLog
 from bot.database import engine_context, session_factory
+from bot.escalations.models import CaseState, Escalation, EscalationMessage
 from bot.migrate import upgrade
+from bot.residents.models import Resident
+from bot.residents.registry import REGISTRY
 from bot.retention import purge_expired
 from bot.settings import Settings, SettingsError, load_settings
-from bot.telegram.models import TelegramData
 from bot.web import app as web_app
 from tests.conftest import AppClient
 
@@ -48,7 +50,31 @@ async def _fill(sessions: async_sessionmaker[AsyncSession], days_ago: float, tag
         )
         session.add(AnswerFeedback(user_key=tag, entry_id="dibao", helpful=True, given_at=at))
         session.add(ConversationState(id=f"web:{tag}", updated_at=at))
-        session.add(TelegramData(kind="user", key=tag, data="{}", updated_at=at))
+        session.add(ConversationState(id=f"telegram:{tag}", updated_at=at))
+        # A case closed then, with its transcript, and the resident no purpose keeps reachable.
+        case = Escalation(
+            channel="telegram",
+            user_key=tag,
+            state=CaseState.closed,
+            need="一个人住，想找人帮忙",
+            opened_at=at,
+            closed_at=at,
+        )
+        session.add(case)
+        await session.flush()
+        assert case.id is not None
+        session.add(
+            EscalationMessage(
+                escalation_id=case.id,
+                user_key=tag,
+                author="resident",
+                kind="text",
+                text="谢谢",
+                via="telegram",
+                created_at=at,
+            )
+        )
+        session.add(Resident(channel="telegram", user_key=tag, created_at=at, updated_at=at))
 
 
 async def _count(sessions: async_sessionmaker[AsyncSession], model: type) -> int:
@@ -66,13 +92,33 @@ async def test_only_what_is_older_than_the_period_goes(
     purged = await purge_expired(sessions, keep_days=180, now=NOW)
     assert (purged.questions, purged.feedback, purged.steps) == (1, 1, 2)
     assert purged.cutoff == NOW - timedelta(days=180)
-    for model in (QuestionLog, AnswerFeedback, ConversationState, TelegramData):
+    assert purged.tables["escalation_message"] == 1 and purged.tables["resident"] == 1
+    for model in (QuestionLog, AnswerFeedback, EscalationMessage, Resident):
         assert await _count(sessions, model) == 2
+    assert await _count(sessions, ConversationState) == 4
     async with sessions() as session:
         keys = set(await session.scalars(select(col(QuestionLog.user_key))))
+        cases = list(await session.scalars(select(Escalation).order_by(col(Escalation.id))))
     assert keys == {"recent", "edge"}
+    # The old case stays for statistics, without the resident's key or words.
+    assert [(c.user_key, c.need is None) for c in cases] == [
+        (None, True),
+        ("recent", False),
+        ("edge", False),
+    ]
     again = await purge_expired(sessions, keep_days=180, now=NOW)
     assert (again.questions, again.feedback, again.steps) == (0, 0, 0)
+
+
+def test_every_table_with_residents_data_is_in_the_registry() -> None:
+    """/stop and the purge both go by the registry: a table keyed by residents that is not in
+    it would be missed by both."""
+    from bot.models import metadata
+
+    keyed = {t.name for t in metadata().tables.values() if "user_key" in t.columns}
+    listed = {data.name for data in REGISTRY}
+    assert keyed and keyed <= listed, keyed - listed
+    assert {"conversation_state", "resident", "escalation"} <= listed
 
 
 async def test_a_naive_time_is_refused(sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -12,17 +12,16 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.conversation import texts
-from bot.conversation.core import Conversation, pseudonym
+from bot.conversation.core import Conversation
 from bot.conversation.flood import FloodGuard
 from bot.conversation.messages import Action, Command, Location, Press, Reply, Text
-from bot.conversation.models import (
-    AdvisorRequest,
-    AnswerFeedback,
-    ConversationState,
-    QuestionLog,
-)
+from bot.conversation.models import AnswerFeedback, ConversationState, QuestionLog
 from bot.conversation.question_log import FLUSH_AFTER_S as QUESTION_LOG_FLUSH_S
 from bot.database import engine_context, session_factory
+from bot.escalations.models import Escalation
+from bot.escalations.office_hours import OfficeHours
+from bot.escalations.service import Cases
+from bot.keyring import KeyRing
 from bot.migrate import upgrade
 from bot.seeding import seed_if_empty
 from directory.service import Directory
@@ -30,7 +29,8 @@ from knowledge.service import KnowledgeBase
 
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY_11 = datetime(2026, 11, 30, 11, 0, tzinfo=TZ)
-RESIDENT = pseudonym("test-secret", "telegram", "424242")
+KEYS = KeyRing("test-secret-" + "x" * 32)
+RESIDENT = KEYS.pseudonym("telegram", "424242")
 
 
 @pytest.fixture
@@ -46,7 +46,14 @@ async def _conversation(sessions: async_sessionmaker[AsyncSession]) -> Conversat
     directory = Directory(sessions)
     await knowledge.rebuild()
     await directory.rebuild()
-    return Conversation(knowledge=knowledge, directory=directory, sessions=sessions, tz=TZ)
+    return Conversation(
+        knowledge=knowledge,
+        directory=directory,
+        sessions=sessions,
+        tz=TZ,
+        cases=Cases(keyring=KEYS, desk_enabled=False),
+        office_hours=OfficeHours.parse("08:30-11:30,13:00-17:00", TZ),
+    )
 
 
 @pytest.fixture
@@ -175,42 +182,11 @@ async def test_a_location_without_a_step_lists_all_kinds_with_narrowing_buttons(
     assert any(b.data.startswith("cat|") for row in reply.buttons for b in row)
 
 
-async def test_an_advisor_request_is_recorded(
-    conversation: Conversation, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    [reply] = await say(conversation, Text(texts.ADVISOR))
-    assert "37009999" in reply.text
-    # The button under a fallback does the same, and the channel is recorded either way.
-    [pressed] = await conversation.handle("web", "another", Press("advisor"), MONDAY_11)
-    assert pressed.text == texts.ADVISOR_RECORDED_WEB
-    async with sessions() as session:
-        requests = (await session.execute(select(AdvisorRequest))).scalars().all()
-    assert sorted((r.user_key, r.channel) for r in requests) == [
-        (RESIDENT, "telegram"),
-        ("another", "web"),
-    ]
-
-
-async def test_repeated_advisor_requests_are_recorded_once(
-    conversation: Conversation, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    replies = [(await say(conversation, Press("advisor")))[0] for _ in range(30)]
-    assert replies[0].text == texts.ADVISOR_RECORDED
-    assert {r.text for r in replies[1:]} == {texts.ADVISOR_ALREADY}
-    async with sessions() as session:
-        requests = (await session.execute(select(AdvisorRequest))).scalars().all()
-    assert len(requests) == 1
-    # Later on, a new request is recorded again.
-    later = MONDAY_11 + timedelta(hours=1)
-    [again] = await conversation.handle("telegram", RESIDENT, Press("advisor"), later, store={})
-    assert again.text == texts.ADVISOR_RECORDED
-
-
 async def test_every_shipped_entry_fits_telegrams_button_limit(
     conversation: Conversation,
 ) -> None:
     for entry in conversation.knowledge.index.entries.values():
-        reply = conversation._entry_reply(entry, MONDAY_11)
+        reply = conversation.entry_replies.get(entry, MONDAY_11.date())
         assert all(len(b.data.encode()) <= 64 for row in reply.buttons for b in row)
 
 
@@ -226,7 +202,7 @@ async def test_stop_deletes_what_was_kept_about_the_resident(
     assert reply.text == texts.DATA_DELETED
     await conversation.flush()
     async with sessions() as session:
-        for table in (QuestionLog, AdvisorRequest, AnswerFeedback, ConversationState):
+        for table in (QuestionLog, Escalation, AnswerFeedback, ConversationState):
             assert (await session.execute(select(table))).scalars().all() == [], table
     # A location now is a fresh start: no category is remembered.
     [places] = await say(conversation, Location(31.03, 121.23))
@@ -243,44 +219,35 @@ def test_flood_guard_slows_after_twenty_a_minute_and_warns_once() -> None:
     assert guard.check("other", now=24.0) == (0.0, False)
 
 
-async def test_a_telegram_question_opens_no_transaction_but_feedback_is_written(
-    sessions: async_sessionmaker[AsyncSession],
+async def test_a_question_keeps_no_step_but_feedback_is_written(
+    conversation: Conversation, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    opened: list[AsyncSession] = []
-
-    def counting() -> AsyncSession:
-        opened.append(session := sessions())
-        return session
-
-    conversation = await _conversation(sessions)
-    conversation.sessions = counting  # type: ignore[assignment]
-    user_data: dict[str, object] = {}
-    [reply] = await conversation.handle(
-        "telegram", RESIDENT, Text("低保怎么申请"), MONDAY_11, store=user_data
-    )
-    assert "来源：" in reply.text and opened == []
-    assert user_data["step"] == {"last_entry_id": reply.buttons[0][0].data.split("|")[1]}
-    [thanks] = await conversation.handle(
-        "telegram", RESIDENT, Press(reply.buttons[0][0].data), MONDAY_11, store=user_data
-    )
-    assert thanks.text == texts.THANKS and len(opened) == 1
-    await conversation.close()
+    """Residents who only ask leave no conversation_state row: the step is written only when
+    it changes."""
+    [reply] = await say(conversation, Text("低保怎么申请"))
+    assert "来源：" in reply.text
+    async with sessions() as session:
+        assert (await session.execute(select(ConversationState))).scalars().all() == []
+    [thanks] = await say(conversation, Press(reply.buttons[0][0].data))
+    assert thanks.text == texts.THANKS
+    await conversation.flush()
     async with sessions() as session:
         assert len((await session.execute(select(AnswerFeedback))).scalars().all()) == 1
         assert len((await session.execute(select(QuestionLog))).scalars().all()) == 1
+        assert (await session.execute(select(ConversationState))).scalars().all() == []
 
 
 async def test_closing_while_a_question_log_write_waits_loses_nothing(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     conversation = await _conversation(sessions)
+    await conversation.handle("telegram", RESIDENT, Text("低保怎么申请"), MONDAY_11)
     async with sessions() as holder, holder.begin():
         # Hold up the log's write: SQLite's one connection is taken; PostgreSQL's table locked.
         if holder.get_bind().dialect.name == "postgresql":
             await holder.execute(text("LOCK TABLE question_log IN EXCLUSIVE MODE"))
         else:
             await holder.execute(select(1))
-        await conversation.handle("telegram", RESIDENT, Text("低保怎么申请"), MONDAY_11, store={})
         await asyncio.sleep(QUESTION_LOG_FLUSH_S + 0.3)  # the write has started and waits
         closing = asyncio.create_task(conversation.close())
         await asyncio.sleep(0.2)

@@ -101,7 +101,8 @@ async def test_a_forged_cookie_gets_a_new_session(resident: Client) -> None:
     assert response.cookies["mz_chat"].value != "someone-else.0000"
 
 
-async def test_an_advisor_asked_for_on_the_web_is_told_to_call(resident: Client) -> None:
+async def test_an_advisor_asked_for_on_the_web_opens_a_case(resident: Client) -> None:
     [reply] = await act(resident, {"type": "text", "text": "联系养老顾问"})
-    # The page cannot receive an advisor's message yet, so it promises none.
-    assert "网页上暂时收不到" in reply["text"] and "37009999" in reply["text"]
+    assert "养老顾问" in reply["text"]
+    [opened] = await act(resident, {"type": "text", "text": "我一个人住，想找人帮忙做饭"})
+    assert "案件号" in opened["text"] and "这个页面" in opened["text"]

@@ -94,6 +94,7 @@ async def _new_session(app: web.Application, user_id: int) -> SignedIn:
     from bot.console import staff_sessions
     from bot.console.models import StaffUser
     from bot.conversation.models import utcnow
+    from bot.keyring import KeyRing
 
     async with app[keys.SESSIONS]() as session, session.begin():
         user = await session.get(StaffUser, user_id)
@@ -101,7 +102,8 @@ async def _new_session(app: web.Application, user_id: int) -> SignedIn:
         user.disabled, user.role = False, "admin"  # whatever the fuzz did to it
         token = await staff_sessions.start(session, user, utcnow())
     session_id = hashlib.sha256(token.encode()).hexdigest()
-    return SignedIn(f"mz_console={token}", staff_sessions.csrf_token(TEST_SECRET_KEY, session_id))
+    csrf = staff_sessions.csrf_token(KeyRing(TEST_SECRET_KEY), session_id)
+    return SignedIn(f"mz_console={token}", csrf)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,290 @@
+"""Getting each case's messages to the other side, after the commit that wrote them.
+
+``sync(case_id)`` brings one case's desk up to date (its topic and card made, the card edited
+when it changed, the topic closed or reopened with the case) and sends its pending messages in
+order. It runs right after the action that wrote them (the fast path) and from the sweeper for
+anything left behind (a crash, Telegram away), so every replica may run it at once: each message
+is taken by a conditional update (``pending → sending``) and sent by whoever took it, and a case's
+topic is made by whoever set ``desk_claimed_at``.
+
+What is guaranteed, honestly: each message is stored once (a Telegram message id is unique in the
+transcript) and taken by one sender. Telegram has no idempotency key, so a sender that dies
+between Telegram's answer and marking the row ``sent`` leaves it ``sending``; such a row is taken
+again after ``STALE_AFTER`` and may then arrive twice. Nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from bot.escalations import callbacks
+from bot.escalations.cards import CardFacts, card, digest, to_desk, to_resident
+from bot.escalations.models import CaseState, Delivery, Escalation, EscalationMessage
+from bot.escalations.ports import Desk, DeskRef, ResidentLine, Unreachable
+from bot.escalations.service import Cases
+from bot.residents import reach
+from bot.residents.models import ESCALATION
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(seconds=60)
+MAX_ATTEMPTS = 5
+
+
+class Relay:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        cases: Cases,
+        tz: ZoneInfo,
+        desk: Desk | None = None,
+        line: ResidentLine | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.cases = cases
+        self.tz = tz
+        self.desk = desk
+        self.line = line
+        # One sync of a case at a time in this process (other replicas are kept off by the
+        # conditional updates).
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def sync(self, case_id: int, now: datetime | None = None) -> None:
+        lock = self._locks.setdefault(case_id, asyncio.Lock())
+        try:
+            async with lock:
+                moment = now or datetime.now(self.tz)
+                # Twice at most: a resident found to have blocked the bot closes the case, and
+                # the group is to be told at once.
+                for _ in range(2):
+                    if self.desk is not None:
+                        await self._sync_desk(case_id, moment)
+                    again = await self._deliver(case_id, moment)
+                    if self.desk is not None:
+                        # Closed after the last messages went: a closed topic takes no more.
+                        await self._sync_topic(case_id, closing=True)
+                    if not again:
+                        break
+        finally:
+            if not lock.locked() and not lock._waiters:
+                self._locks.pop(case_id, None)
+
+    # The desk ----------------------------------------------------------------------------------
+
+    async def _sync_desk(self, case_id: int, now: datetime) -> None:
+        assert self.desk is not None
+        async with self.sessions() as session:
+            case = await self.cases.get(session, case_id)
+            if case is None:
+                return
+            shown = card(case, self.tz, CardFacts(callbacks.phone_of(self.cases, case), now))
+        if case.card_message_id is None:
+            if case.state == CaseState.closed or not await self._take_desk(case_id, now):
+                return
+            try:
+                ref = await self.desk.open_case(shown)
+            except Exception:
+                log.exception(
+                    "could not open a case in the advisors' group", extra={"case": case_id}
+                )
+                await self._set(case_id, desk_claimed_at=None)
+                return
+            await self._set(
+                case_id,
+                desk_chat_id=ref.chat_id,
+                desk_thread_id=ref.thread_id,
+                card_message_id=ref.card_message_id,
+                card_digest=digest(shown),
+            )
+            return
+        ref = DeskRef(case.desk_chat_id or 0, case.desk_thread_id, case.card_message_id)
+        if case.card_digest != digest(shown):
+            try:
+                await self.desk.edit_card(ref, shown)
+                await self._set(case_id, card_digest=digest(shown))
+            except Exception:
+                log.exception("could not update a case's card", extra={"case": case_id})
+        await self._sync_topic(case_id, closing=False, case=case)
+
+    async def _sync_topic(
+        self, case_id: int, *, closing: bool, case: Escalation | None = None
+    ) -> None:
+        """Reopen the topic of a reopened case (before its messages), close that of a closed
+        one (after them)."""
+        assert self.desk is not None
+        if case is None:
+            async with self.sessions() as session:
+                case = await self.cases.get(session, case_id)
+        if case is None or case.card_message_id is None:
+            return
+        closed = case.state == CaseState.closed
+        if case.topic_closed == closed or closed != closing:
+            return
+        ref = DeskRef(case.desk_chat_id or 0, case.desk_thread_id, case.card_message_id)
+        try:
+            await self.desk.set_closed(ref, closed)
+            await self._set(case_id, topic_closed=closed)
+        except Exception:
+            log.exception("could not close or reopen a case's topic", extra={"case": case_id})
+
+    async def _take_desk(self, case_id: int, now: datetime) -> bool:
+        async with self.sessions() as session, session.begin():
+            result = await session.execute(
+                update(Escalation)
+                .where(
+                    col(Escalation.id) == case_id,
+                    col(Escalation.card_message_id).is_(None),
+                    or_(
+                        col(Escalation.desk_claimed_at).is_(None),
+                        col(Escalation.desk_claimed_at) < now - STALE_AFTER,
+                    ),
+                )
+                .values(desk_claimed_at=now)
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def _set(self, case_id: int, **values: object) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(Escalation).where(col(Escalation.id) == case_id).values(**values)
+            )
+
+    # Messages ----------------------------------------------------------------------------------
+
+    async def _deliver(self, case_id: int, now: datetime) -> bool:
+        """Send what is due; True when that closed the case (the resident blocked the bot)."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(EscalationMessage)
+                .where(
+                    col(EscalationMessage.escalation_id) == case_id,
+                    or_(_due("to_desk", now), _due("to_resident", now)),
+                )
+                .order_by(col(EscalationMessage.id))
+            )
+            messages = list(rows.scalars())
+            case = await self.cases.get(session, case_id)
+            found = (
+                await reach.resident(session, case.channel, case.user_key)
+                if case is not None and case.user_key is not None
+                else None
+            )
+        if case is None:
+            return False
+        chat_id = reach.chat_id(self.cases.keyring, found)
+        for message in messages:
+            if message.to_desk in (Delivery.pending, Delivery.sending):
+                await self._one(message, "to_desk", now, self._to_desk, case)
+            if message.to_resident in (Delivery.pending, Delivery.sending):
+                sent = await self._one(
+                    message, "to_resident", now, self._to_resident, case, chat_id
+                )
+                if sent is Delivery.failed and message.kind != "closed":
+                    return True
+        return False
+
+    async def _one(
+        self,
+        message: EscalationMessage,
+        side: str,
+        now: datetime,
+        send: Callable[..., Awaitable[None]],
+        case: Escalation,
+        *args: object,
+    ) -> Delivery | None:
+        """Take one message for one side and send it: how it went (None: another took it)."""
+        column = getattr(EscalationMessage, side)
+        async with self.sessions() as session, session.begin():
+            result = await session.execute(
+                update(EscalationMessage)
+                .where(col(EscalationMessage.id) == message.id, _due(side, now))
+                .values(
+                    {
+                        column: Delivery.sending,
+                        "sending_since": now,
+                        "attempts": col(EscalationMessage.attempts) + 1,
+                    }
+                )
+            )
+            if getattr(result, "rowcount", 0) != 1:
+                return None  # another sender took it
+        state: Delivery
+        try:
+            await send(message, case, *args)
+            state = Delivery.sent
+        except Unreachable:
+            state = Delivery.failed
+            await self._blocked(case, now)
+        except Exception:
+            log.exception("relay failed; tried again", extra={"message": message.id, "side": side})
+            state = Delivery.failed if message.attempts + 1 >= MAX_ATTEMPTS else Delivery.pending
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(EscalationMessage)
+                .where(col(EscalationMessage.id) == message.id)
+                .values({column: state, "sending_since": None})
+            )
+        return state
+
+    async def _to_desk(self, message: EscalationMessage, case: Escalation) -> None:
+        if self.desk is None or case.card_message_id is None:
+            raise RuntimeError("the case has no place in the advisors' group yet")
+        ref = DeskRef(case.desk_chat_id or 0, case.desk_thread_id, case.card_message_id)
+        posted = await self.desk.post(ref, to_desk(message))
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(EscalationMessage)
+                .where(col(EscalationMessage.id) == message.id)
+                .values(desk_message_id=posted)
+            )
+
+    async def _to_resident(
+        self, message: EscalationMessage, case: Escalation, chat_id: str | None
+    ) -> None:
+        if self.line is None or chat_id is None:
+            raise Unreachable("no chat id kept for this resident")
+        assert case.id is not None
+        await self.line.send(chat_id, to_resident(message, case.id))
+        if message.kind == "closed" and case.user_key is not None:
+            # The resident has been told: the chat id has served its purpose.
+            async with self.sessions() as session, session.begin():
+                current = await self.cases.get(session, case.id)
+                if current is not None and current.state == CaseState.closed:
+                    await reach.release(
+                        session,
+                        channel=case.channel,
+                        user_key=case.user_key,
+                        purpose=ESCALATION,
+                        now=datetime.now(self.tz),
+                    )
+
+    async def _blocked(self, case: Escalation, now: datetime) -> None:
+        assert case.id is not None
+        async with self.sessions() as session, session.begin():
+            if case.user_key is not None:
+                await reach.mark_inactive(
+                    session, channel=case.channel, user_key=case.user_key, now=now
+                )
+            await self.cases.close(
+                session, case.id, by="blocked", actor="system", note="居民已屏蔽本助手", now=now
+            )
+
+
+def _due(side: str, now: datetime) -> ColumnElement[bool]:
+    column = getattr(EscalationMessage, side)
+    return or_(
+        col(column) == Delivery.pending,
+        and_(
+            col(column) == Delivery.sending,
+            col(EscalationMessage.sending_since) < now - STALE_AFTER,
+        ),
+    )

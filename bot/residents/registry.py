@@ -1,0 +1,143 @@
+"""Every table that holds a resident's data, in one list: /stop deletes from each and the
+retention purge ages each out, so a new table cannot be forgotten by one and not the other
+(a test checks that every table with a ``user_key`` column is listed).
+
+Some rows stay for statistics with what identifies the resident removed ("scrubbed"): a case's
+number, state and timings outlive the resident's words and phone number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col
+
+from bot.console.models import DismissedQuestion
+from bot.conversation.models import AnswerFeedback, ConversationState, QuestionLog
+from bot.escalations.models import CaseState, Escalation, EscalationMessage
+from bot.residents.models import Resident
+
+Match = Callable[[str, str], ColumnElement[bool]]
+Aged = Callable[[datetime], ColumnElement[bool]]
+
+# What a case keeps once its resident is forgotten: no words, no number, no key.
+_SCRUBBED_CASE: Mapping[str, Any] = {
+    "user_key": None,
+    "need": None,
+    "context": None,
+    "phone_sealed": None,
+}
+
+
+@dataclass(frozen=True)
+class ResidentData:
+    name: str
+    model: type[SQLModel]
+    # The rows of one resident (channel, pseudonymous key); None: not linked to a resident.
+    match: Match | None
+    # The rows past the retention period (cutoff in UTC).
+    expired: Aged
+    # Clear these columns instead of deleting the row.
+    scrub: Mapping[str, Any] = field(default_factory=dict)
+
+    def forget_statement(self, channel: str, user_key: str) -> Any:
+        assert self.match is not None
+        return self._apply(self.match(channel, user_key))
+
+    def purge_statement(self, cutoff: datetime) -> Any:
+        return self._apply(self.expired(cutoff))
+
+    def _apply(self, where: ColumnElement[bool]) -> Any:
+        if self.scrub:
+            return update(self.model).where(where).values(**self.scrub)
+        return delete(self.model).where(where)
+
+
+def _by_key(model: Any) -> Match:
+    return lambda channel, user_key: col(model.user_key) == user_key
+
+
+def _closed_case_ids(cutoff: datetime) -> Any:
+    return select(col(Escalation.id)).where(
+        col(Escalation.state) == CaseState.closed, col(Escalation.closed_at) < cutoff
+    )
+
+
+REGISTRY: tuple[ResidentData, ...] = (
+    ResidentData(
+        "escalation_message",
+        EscalationMessage,
+        _by_key(EscalationMessage),
+        lambda cutoff: col(EscalationMessage.escalation_id).in_(_closed_case_ids(cutoff)),
+    ),
+    ResidentData(
+        "escalation",
+        Escalation,
+        lambda channel, user_key: and_(
+            col(Escalation.channel) == channel, col(Escalation.user_key) == user_key
+        ),
+        lambda cutoff: and_(
+            col(Escalation.state) == CaseState.closed,
+            col(Escalation.closed_at) < cutoff,
+            col(Escalation.user_key).is_not(None),
+        ),
+        scrub=_SCRUBBED_CASE,
+    ),
+    ResidentData(
+        "resident",
+        Resident,
+        lambda channel, user_key: and_(
+            col(Resident.channel) == channel, col(Resident.user_key) == user_key
+        ),
+        # Only residents no purpose keeps reachable.
+        lambda cutoff: and_(col(Resident.updated_at) < cutoff, col(Resident.reachable_for) == ""),
+    ),
+    ResidentData(
+        "conversation_state",
+        ConversationState,
+        lambda channel, user_key: col(ConversationState.id) == f"{channel}:{user_key}",
+        lambda cutoff: col(ConversationState.updated_at) < cutoff,
+    ),
+    ResidentData(
+        "question_log",
+        QuestionLog,
+        _by_key(QuestionLog),
+        lambda cutoff: col(QuestionLog.asked_at) < cutoff,
+    ),
+    ResidentData(
+        "answer_feedback",
+        AnswerFeedback,
+        _by_key(AnswerFeedback),
+        lambda cutoff: col(AnswerFeedback.given_at) < cutoff,
+    ),
+    # Question texts staff set aside: not a resident's, but written by residents.
+    ResidentData(
+        "dismissed_question",
+        DismissedQuestion,
+        None,
+        lambda cutoff: col(DismissedQuestion.dismissed_at) < cutoff,
+    ),
+)
+
+
+async def forget(session: AsyncSession, channel: str, user_key: str) -> None:
+    """Delete (or scrub) everything kept under one resident's key, in the caller's transaction."""
+    for data in REGISTRY:
+        if data.match is not None:
+            await session.execute(data.forget_statement(channel, user_key))
+
+
+async def purge(session: AsyncSession, cutoff: datetime) -> dict[str, int]:
+    """Age out what is older than ``cutoff`` (UTC); rows touched per table."""
+    counts: dict[str, int] = {}
+    for data in REGISTRY:
+        result = await session.execute(data.purge_statement(cutoff))
+        assert isinstance(result, CursorResult)
+        counts[data.name] = result.rowcount
+    return counts
