@@ -68,12 +68,12 @@ class Relay:
                 for _ in range(2):
                     if self.desk is not None:
                         await self._sync_desk(case_id, moment)
-                    again = await self._deliver(case_id, moment)
+                    if await self._deliver(case_id, moment):
+                        continue  # the case was closed meanwhile: its notice goes first
                     if self.desk is not None:
                         # Closed after the last messages went: a closed topic takes no more.
                         await self._sync_topic(case_id, closing=True)
-                    if not again:
-                        break
+                    break
         finally:
             if not lock.locked() and not lock._waiters:
                 self._locks.pop(case_id, None)
@@ -225,7 +225,7 @@ class Relay:
             state = Delivery.failed
             await self._blocked(case, now)
         except Exception:
-            log.exception("relay failed; tried again", extra={"message": message.id, "side": side})
+            log.exception("relay failed; tried again", extra={"escalation_message": message.id, "side": side})
             state = Delivery.failed if message.attempts + 1 >= MAX_ATTEMPTS else Delivery.pending
         async with self.sessions() as session, session.begin():
             await session.execute(
