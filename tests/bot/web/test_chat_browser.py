@@ -11,9 +11,11 @@ Without Chromium these tests skip; under CI=true they fail instead (tests/suppor
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -27,6 +29,12 @@ from playwright.async_api import (
     expect,
 )
 
+from bot import keys
+from bot.console import accounts
+from bot.console.models import Role
+from bot.escalations import queries
+from bot.escalations.models import Author
+from bot.escalations.service import Advisor
 from tests.support.axe import assert_accessible
 from tests.support.browser import WatchedPage, launched_chromium
 from tests.support.contrast import contrast, over
@@ -544,3 +552,80 @@ async def test_focus_rings_contrast_with_the_page_and_the_control(open_chat: Ope
                 f"{control_ratio:.2f}:1 against the control"
             )
     assert weak == [], "\n".join(weak)
+
+
+async def test_an_advisors_reply_appears_and_the_residents_answer_reaches_the_case(
+    open_chat: OpenChat, module_server: TestServer
+) -> None:
+    """The page has no push: while the resident talks with an advisor it fetches what the
+    advisor said, shows it like the other replies, and what the resident types goes to the
+    case, not to the automatic answers."""
+    app = module_server.app
+    sessions, cases, tz = app[keys.SESSIONS], app[keys.CASES], app[keys.SETTINGS].tz
+    async with sessions() as session, session.begin():
+        user = await accounts.add_user(
+            session, name="顾问李", role=Role.advisor, password="advisor-password-1", actor="test"
+        )
+    assert user.id is not None
+    advisor = Advisor(user.id, user.name)
+
+    resident = await open_chat()
+    page = resident.page
+    await resident.button("联系养老顾问").click()
+    await expect(resident.message("请先用一两句话说说您遇到了什么事")).to_have_count(1)
+    await resident.ask("我腿脚不好，想请人上门帮忙洗澡")
+    opened = resident.message("已为您转给养老顾问")
+    await expect(opened).to_contain_text("这个页面")
+    number = re.search(r"案件号 #(\d+)", await opened.inner_text())
+    assert number, await opened.inner_text()
+    case_id = int(number.group(1))
+
+    async with sessions() as session, session.begin():
+        await cases.from_advisor(
+            session,
+            case_id,
+            advisor,
+            text="您好，可以安排助浴上门。请问您住在哪个街镇？",
+            via="console",
+            now=datetime.now(tz),
+        )
+    # Polled every 3 seconds: it is on the page within a few.
+    reply = resident.message(f"养老顾问（工号 {advisor.staff_id}）：您好，可以安排助浴上门")
+    await expect(reply).to_have_count(1, timeout=8_000)
+    taken = resident.message("已接手您的问题")
+    await expect(resident.button("结束人工服务", within=taken)).to_be_visible()
+    await expect(resident.button("请顾问打电话给我", within=taken)).to_be_visible()
+    # In the conversation's log, which screen readers read out as it grows (aria-live).
+    log = page.get_by_role("list", name="对话记录")
+    await expect(log).to_have_attribute("aria-live", "polite")
+    await expect(log.get_by_role("listitem").last).to_contain_text("可以安排助浴上门")
+    await assert_accessible(page, "with an advisor's reply and the case's buttons", strict=True)
+
+    # The resident answers: no automatic answer, the words are in the case's transcript.
+    async with page.expect_response(lambda r: r.url.endswith("/api/chat")) as posted:
+        await resident.ask("九亭镇，谢谢您")
+    body = await (await posted.value).json()
+    assert body == {"replies": [], "with_advisor": True}
+    async with sessions() as session:
+        messages = await queries.transcript(session, case_id)
+    said = [m.text for m in messages if m.author == Author.resident]
+    assert said == ["我腿脚不好，想请人上门帮忙洗澡", "九亭镇，谢谢您"]
+
+    # Opened again, the page shows what the advisor said, once, and that the case goes on.
+    await page.reload()
+    await expect(reply).to_have_count(1)
+    await expect(resident.message("您正在和养老顾问对话")).to_have_count(1)
+    await expect(resident.message("您好！我是松江民政助手")).to_have_count(0)
+
+    # The advisor closes the case: the question after it arrives, its buttons work, and the
+    # page stops asking.
+    async with sessions() as session, session.begin():
+        await cases.close(session, case_id, by="advisor", actor=advisor.name, now=datetime.now(tz))
+    closing = resident.message("养老顾问已结束本次服务", "问题解决了吗？")
+    await expect(closing).to_have_count(1, timeout=8_000)
+    await resident.button("解决了", within=closing).click()
+    await expect(resident.message("太好了，谢谢您")).to_have_count(1)
+    polls = [u for u in resident.requests if "/api/chat/updates" in u]
+    await asyncio.sleep(3.5)
+    assert [u for u in resident.requests if "/api/chat/updates" in u] == polls
+    await expect(reply).to_have_count(1)
