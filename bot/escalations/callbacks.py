@@ -8,6 +8,8 @@ from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.conversation import texts
+from bot.conversation.steps import State
 from bot.escalations.models import Author, CaseState, Escalation
 from bot.escalations.service import Advisor, Cases, Refused
 
@@ -35,6 +37,32 @@ def window_text(day: date | None, afternoon: bool | None, today: date) -> str:
         return "时间未定"
     when = {0: "今天", 1: "明天"}.get((day - today).days, f"{day.month}月{day.day}日")
     return f"{when}{HALF_DAYS[afternoon]}"
+
+
+async def offer_callback(
+    cases: Cases, session: AsyncSession, case_id: int, *, now: datetime
+) -> str:
+    """转电话回访: the resident is asked, with the consent text, for a number to phone. Says
+    what was done, for the advisor."""
+    case = await cases.get(session, case_id)
+    if case is None or case.state == CaseState.closed or case.user_key is None:
+        raise Refused("这个案件已经结案了。")
+    if case.phone_sealed is not None:
+        return "居民已经留了电话，见案件卡片。"
+    cases.add_message(
+        session,
+        case,
+        Author.system,
+        "callback_offer",
+        texts.CALLBACK_CONSENT,
+        via="system",
+        to_resident=cases.resident_delivery(case),
+        now=now,
+    )
+    await cases.steps.move(
+        session, case.channel, case.user_key, State.AWAIT_CONTACT, only_from=(State.WITH_ADVISOR,)
+    )
+    return "已请居民留电话。"
 
 
 async def share_phone(

@@ -225,7 +225,9 @@ class Relay:
             state = Delivery.failed
             await self._blocked(case, now)
         except Exception:
-            log.exception("relay failed; tried again", extra={"escalation_message": message.id, "side": side})
+            log.exception(
+                "relay failed; tried again", extra={"escalation_message": message.id, "side": side}
+            )
             state = Delivery.failed if message.attempts + 1 >= MAX_ATTEMPTS else Delivery.pending
         async with self.sessions() as session, session.begin():
             await session.execute(

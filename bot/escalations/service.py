@@ -176,7 +176,8 @@ class Cases(CaseRecords):
                 session,
                 case,
                 Author.system,
-                "closed",
+                # Not "closed": that one is the resident's notice; this is the advisors'.
+                "ended",
                 notices.get(by, "案件已结案。"),
                 via="system",
                 to_desk=self.desk_delivery(),

@@ -11,7 +11,6 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
 from telegram.ext import (
     Application,
@@ -21,11 +20,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.conversation import texts as resident_texts
 from bot.conversation.buttons import CalledBack, Claim, CloseCase, OfferCallback, decode
-from bot.conversation.steps import State
 from bot.escalations import advisors, callbacks
-from bot.escalations.models import Author, CaseState
 from bot.escalations.service import Refused
 
 if TYPE_CHECKING:
@@ -80,7 +76,9 @@ async def on_card_button(update: Update, context: MinzhengContext) -> None:
                 )
                 answer = "已结案。" if closed else "这个案件已经结案了。"
             elif isinstance(data, OfferCallback):
-                answer = await _offer_callback(context, session, data.case_id, now)
+                answer = await callbacks.offer_callback(
+                    services.cases, session, data.case_id, now=now
+                )
             elif isinstance(data, CalledBack):
                 await callbacks.mark_called(
                     services.cases, session, data.case_id, advisor, result=data.result, now=now
@@ -91,36 +89,6 @@ async def on_card_button(update: Update, context: MinzhengContext) -> None:
     await query.answer(answer[:200], show_alert=not answer.startswith(("认领成功", "已")))
     if isinstance(data, Claim | CloseCase | OfferCallback | CalledBack):
         await services.relay.sync(data.case_id)
-
-
-async def _offer_callback(
-    context: MinzhengContext, session: AsyncSession, case_id: int, now: datetime
-) -> str:
-    """转电话回访: the resident is asked (with the consent text) for a number to phone."""
-    services = context.services
-    case = await services.cases.get(session, case_id)
-    if case is None or case.state == CaseState.closed or case.user_key is None:
-        raise Refused("这个案件已经结案了。")
-    if case.phone_sealed is not None:
-        return "居民已经留了电话，见案件卡片。"
-    services.cases.add_message(
-        session,
-        case,
-        Author.system,
-        "callback_offer",
-        resident_texts.CALLBACK_CONSENT,
-        via="system",
-        to_resident=services.cases.resident_delivery(case),
-        now=now,
-    )
-    await services.cases.steps.move(
-        session,
-        case.channel,
-        case.user_key,
-        State.AWAIT_CONTACT,
-        only_from=(State.WITH_ADVISOR,),
-    )
-    return "已请居民留电话。"
 
 
 async def on_group_message(update: Update, context: MinzhengContext) -> None:

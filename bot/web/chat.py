@@ -27,7 +27,7 @@ from bot.conversation.models import ConversationState
 from bot.conversation.steps import State, step_id
 from bot.escalations import cards, queries
 from bot.escalations.models import Author, CaseState, Escalation, EscalationMessage
-from bot.escalations.records import CASE_STATES, CLOSED_FOR_RESIDENT
+from bot.escalations.records import CASE_STATES
 from bot.keyring import KeyRing, Purpose
 from bot.web.body import BadBody, bad_request, clean_text, dumps, read_json
 from bot.web.origin import CROSS_SITE, same_origin
@@ -53,7 +53,7 @@ BUSY = "系统正忙，请稍等几秒再试。"
 # Messages looked at per poll: a longer transcript comes over the next polls.
 UPDATES_LIMIT = 200
 # The notices of a case written for the resident (the others, 'alert', 'callback', 'called',
-# 'reopened', are for the advisors); 'closed' is either, see ``_for_resident``.
+# 'reopened', 'ended', are for the advisors); 'closed' too, see ``_for_resident``.
 RESIDENT_NOTICES = {"claimed", "callback_offer"}
 # Where a resident may still be shown their last case's messages: while it runs, and until they
 # answer 问题解决了吗？ (then it is the past: a page opened later starts afresh).
@@ -227,14 +227,9 @@ def _for_resident(message: EscalationMessage, case: Escalation) -> bool:
         return True
     if message.kind == "closed":
         # Closed by an advisor, staff or the CLI: the resident is told and asked 问题解决了吗？.
-        # Closed by the resident (their own reply said so) or by /stop: the notice is for the
-        # advisors. Only the last closing counts (its moment is the case's ``closed_at``): one
-        # before a reopening was answered already.
-        return (
-            case.state == CaseState.closed
-            and case.closed_by in CLOSED_FOR_RESIDENT
-            and message.created_at == case.closed_at
-        )
+        # Only the last closing counts (its moment is the case's ``closed_at``): one before a
+        # reopening was answered already.
+        return case.state == CaseState.closed and message.created_at == case.closed_at
     return False
 
 

@@ -304,5 +304,5 @@ async def test_stop_mid_case_closes_it_and_deletes_the_transcript(
     assert case.user_key is None and case.need is None
     # What is left is the advisors' notice, kept under no resident's key.
     left = await transcript(module_server, case_id)
-    assert [(m.author, m.kind, m.user_key) for m in left] == [(Author.system, "closed", None)]
+    assert [(m.author, m.kind, m.user_key) for m in left] == [(Author.system, "ended", None)]
     assert await updates(resident) == {"replies": [], "after": 0, "with_advisor": False}
