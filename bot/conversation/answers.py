@@ -37,6 +37,8 @@ async def on_command(conv: Conversation, turn: Turn, action: Command) -> list[Re
         return [Reply(texts.GREETING, keyboard=texts.MENU)]
     if action.name == "hotline":
         return [Reply(texts.HOTLINES)]
+    if action.name == "advisor":
+        return await advisor.begin(conv, turn)
     return [MENU_REPLY]
 
 

@@ -158,6 +158,8 @@ class Conversation:
         self.entry_replies = EntryReplies()
         self.steps = StepStore()
         self._relaying: set[asyncio.Task[None]] = set()
+        # What "now" is when a channel does not say (tests of office hours set it).
+        self.clock: Callable[[], datetime] = lambda: datetime.now(tz)
 
     async def flush(self) -> None:
         """Write the gathered questions now (tests, and before shutdown)."""
@@ -181,7 +183,7 @@ class Conversation:
         *,
         chat_id: str | None = None,
     ) -> list[Reply]:
-        moment = (now or datetime.now(self.tz)).astimezone(self.tz)
+        moment = (now or self.clock()).astimezone(self.tz)
         if isinstance(action, Command) and action.name == "stop":
             await self.question_log.settle()
         async with self.sessions() as session, session.begin():

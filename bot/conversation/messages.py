@@ -53,7 +53,7 @@ class Press:
 
 @dataclass(frozen=True)
 class Command:
-    name: str  # start, help, hotline, stop
+    name: str  # one of bot.conversation.texts.COMMANDS
 
 
 Action = Text | Location | Press | Command | Media | Contact

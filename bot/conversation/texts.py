@@ -8,6 +8,14 @@ ASK_POLICY = "问政策"
 FIND_PLACE = "找服务点"
 ADVISOR = "联系养老顾问"
 HELP = "帮助"
+# The commands residents may type, on every channel, with what each does (Telegram's menu).
+COMMANDS = {
+    "start": "开始使用",
+    "help": "怎么用",
+    "hotline": "热线电话",
+    "advisor": "联系养老顾问",
+    "stop": "删除我的数据",
+}
 MENU = ((ASK_POLICY, FIND_PLACE), (ADVISOR, HELP))
 
 GREETING = (
@@ -22,7 +30,7 @@ HELP_TEXT = (
     "1. 直接打字提问，比如“老年食堂在哪里”。\n"
     "2. 点“找服务点”，选类别，再发送位置或输入街镇名。\n"
     "3. 点“联系养老顾问”，和养老顾问对话，也可以请顾问打电话给您。\n"
-    "命令：/start 开始，/help 帮助，/hotline 热线电话，/stop 删除我的数据。"
+    "命令：/start 开始，/help 帮助，/hotline 热线电话，/advisor 联系养老顾问，/stop 删除我的数据。"
 )
 HOTLINES = f"“幸福久久”为老服务热线：{HOTLINE}\n市民服务热线：{CITY_HOTLINE}（非民政事务也可以问）"
 ASK_PROMPT = "请直接把您的问题打出来，比如：“怎么申请低保？”“助餐点在哪里？”"

@@ -173,4 +173,6 @@ def to_desk(message: EscalationMessage) -> DeskPost:
         return DeskPost(f"{who}：{message.text or ''}")
     if message.author == Author.advisor:
         return DeskPost(f"工号 {message.staff_id}（控制台）：{message.text or ''}")
+    if message.kind == "alert":
+        return DeskPost(message.text or "")
     return DeskPost(f"ℹ️ {message.text or ''}")

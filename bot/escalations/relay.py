@@ -182,7 +182,9 @@ class Relay:
             return False
         chat_id = reach.chat_id(self.cases.keyring, found)
         for message in messages:
-            if message.to_desk in (Delivery.pending, Delivery.sending):
+            # Waits while the case has no card in the group yet (being made, or the group away).
+            desk_ready = self.desk is not None and case.card_message_id is not None
+            if desk_ready and message.to_desk in (Delivery.pending, Delivery.sending):
                 await self._one(message, "to_desk", now, self._to_desk, case)
             if message.to_resident in (Delivery.pending, Delivery.sending):
                 sent = await self._one(
@@ -238,8 +240,7 @@ class Relay:
         return state
 
     async def _to_desk(self, message: EscalationMessage, case: Escalation) -> None:
-        if self.desk is None or case.card_message_id is None:
-            raise RuntimeError("the case has no place in the advisors' group yet")
+        assert self.desk is not None and case.card_message_id is not None
         ref = DeskRef(case.desk_chat_id or 0, case.desk_thread_id, case.card_message_id)
         posted = await self.desk.post(ref, to_desk(message))
         async with self.sessions() as session, session.begin():

@@ -45,6 +45,7 @@ from bot.conversation.messages import (
     Reply,
     Text,
 )
+from bot.conversation.texts import COMMANDS as RESIDENT_COMMAND_NAMES
 from bot.conversation.texts import FLOOD_NOTICE
 from bot.telegram import texts
 from bot.telegram.render import PIECE_CHARS, SEND_LOCATION, markup, pieces
@@ -54,13 +55,8 @@ from knowledge.service import KnowledgeNotReady
 
 log = logging.getLogger(__name__)
 
-COMMANDS = [
-    BotCommand("start", "开始使用"),
-    BotCommand("help", "怎么用"),
-    BotCommand("hotline", "热线电话"),
-    BotCommand("stop", "删除我的数据"),
-]
-RESIDENT_COMMANDS = [command.command for command in COMMANDS]
+COMMANDS = [BotCommand(name, what) for name, what in RESIDENT_COMMAND_NAMES.items()]
+RESIDENT_COMMANDS = list(RESIDENT_COMMAND_NAMES)
 MEDIA = (
     filters.VOICE
     | filters.AUDIO

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keys
+from bot.conversation import texts
 from bot.conversation.messages import Action, Command, Location, Press, Reply, Text
 from bot.conversation.models import ConversationState
 from bot.conversation.steps import State, step_id
@@ -41,10 +42,10 @@ COOKIE = "mz_chat"
 CHANNEL = "web"
 NO_SCRIPT = "'none'"
 MAX_BODY_BYTES = 16 * 1024
-COMMANDS = {"start", "help", "hotline", "stop"}
+COMMANDS = set(texts.COMMANDS)
 # The help text names /start, /help, /hotline and /stop: typed in the page they are commands
 # too (a Chinese keyboard may type the full-width slash).
-TYPED_COMMAND = re.compile(r"[/／](start|help|hotline|stop)", re.IGNORECASE)
+TYPED_COMMAND = re.compile(rf"[/／]({'|'.join(texts.COMMANDS)})", re.IGNORECASE)
 # Transcript message ids are a 32-bit INTEGER column on PostgreSQL: a larger ``after`` would
 # not even bind as a parameter.
 MAX_MESSAGE_ID = 2**31 - 1

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from bot.console.models import AuditEvent, Role, StaffUser
 from bot.conversation import texts
@@ -141,6 +142,7 @@ async def test_in_office_hours_the_resident_is_told_to_watch_for_a_reply(world: 
     [opened] = await world.say(Text("想申请居家照护"), TUESDAY_10)
     assert "几分钟内" in opened.text and texts.END_ADVISOR in _data(opened)
     case = await world.case()
+    assert case.id is not None
     assert world.desk.cards[case.id].text.count("想申请居家照护") == 1
 
 
@@ -193,6 +195,7 @@ async def test_a_desk_failure_is_retried_and_nothing_is_doubled(world: World) ->
     assert await world.say(Text("我腿不好"), TUESDAY_10) == []
     assert world.desk.posts == []
     case = await world.case()
+    assert case.id is not None
     await world.relay.sync(case.id, TUESDAY_10)
     await world.relay.sync(case.id, TUESDAY_10)
     assert [p.text for _, p in world.desk.posts] == ["居民：我腿不好"]
@@ -202,6 +205,7 @@ async def test_a_message_left_sending_by_a_crash_is_sent_after_a_minute(world: W
     await world.say(Text(texts.ADVISOR), TUESDAY_10)
     await world.say(Text("想申请居家照护"), TUESDAY_10)
     case = await world.case()
+    assert case.id is not None
     async with world.sessions() as session, session.begin():
         session.add(
             EscalationMessage(
@@ -230,13 +234,16 @@ async def test_media_is_copied_and_transitions_are_audited(world: World) -> None
     assert [(p.text, p.copy_from) for _, p in world.desk.posts] == [("居民发来的语音", (777, 41))]
     advisor = await world.advisor()
     case = await world.case()
+    assert case.id is not None
     async with world.sessions() as session, session.begin():
         await world.cases.claim(session, case.id, advisor, now=TUESDAY_10)
         await world.cases.close(session, case.id, by="advisor", actor=advisor.name, now=TUESDAY_10)
     async with world.sessions() as session:
         actions = [
             e.action
-            for e in (await session.execute(select(AuditEvent).order_by(AuditEvent.id))).scalars()
+            for e in (
+                await session.execute(select(AuditEvent).order_by(col(AuditEvent.id)))
+            ).scalars()
             if e.target_type == "escalation"
         ]
     assert actions == ["escalation_opened", "escalation_claimed", "escalation_closed"]
@@ -247,7 +254,61 @@ async def test_the_case_buttons_survive_being_pressed_late(world: World) -> None
     await world.say(Text(texts.ADVISOR), TUESDAY_10)
     [opened] = await world.say(Text("想申请居家照护"), TUESDAY_10)
     case = await world.case()
+    assert case.id is not None
     async with world.sessions() as session, session.begin():
         await session.execute(update(Escalation).values(state="closed", closed_at=TUESDAY_10))
     [late] = await world.say(Press(_data(opened)[texts.END_ADVISOR]), TUESDAY_10)
     assert late.text == texts.CASE_GONE and case.state == "open"
+
+
+async def test_a_claimer_whose_resident_waits_half_an_hour_is_reminded_once(
+    world: World,
+) -> None:
+    from bot.escalations.sweeper import Sweeper
+
+    await world.say(Text(texts.ADVISOR), TUESDAY_10)
+    await world.say(Text("想申请居家照护"), TUESDAY_10)
+    advisor = await world.advisor()
+    case = await world.case()
+    assert case.id is not None
+    async with world.sessions() as session, session.begin():
+        await world.cases.claim(session, case.id, advisor, now=TUESDAY_10)
+    await world.say(Text("请问要带什么材料"), TUESDAY_10 + timedelta(minutes=1))
+    sweeper = Sweeper(world.relay, world.conversation.office_hours)
+
+    def reminders() -> list[str]:
+        return [p.text for _, p in world.desk.posts if "没有回复" in p.text]
+
+    await sweeper.run_once(TUESDAY_10 + timedelta(minutes=20))
+    assert reminders() == []
+    await sweeper.run_once(TUESDAY_10 + timedelta(minutes=32))
+    await sweeper.run_once(TUESDAY_10 + timedelta(minutes=40))
+    assert reminders() == [f"⏰ 工号 {advisor.staff_id}：居民的消息已经 30 分钟没有回复了。"]
+    # Answered, then the resident writes again: a new wait, a new reminder in time.
+    async with world.sessions() as session, session.begin():
+        await world.cases.from_advisor(
+            session,
+            case.id,
+            advisor,
+            text="身份证",
+            via="console",
+            now=TUESDAY_10 + timedelta(minutes=41),
+        )
+    await world.say(Text("还有呢"), TUESDAY_10 + timedelta(minutes=42))
+    await sweeper.run_once(TUESDAY_10 + timedelta(minutes=80))
+    assert len(reminders()) == 2
+
+
+async def test_waiting_counts_only_office_hours(world: World) -> None:
+    """A case opened at 11:25 is re-announced at 13:05, not before: 11:25-11:30 and
+    13:00-13:05 are its ten minutes of office time."""
+    from bot.escalations.sweeper import Sweeper
+
+    opened = TUESDAY_10.replace(hour=11, minute=25)
+    await world.say(Text(texts.ADVISOR), opened)
+    await world.say(Text("想申请居家照护"), opened)
+    sweeper = Sweeper(world.relay, world.conversation.office_hours)
+    await sweeper.run_once(opened.replace(hour=13, minute=4))
+    assert not [p for _, p in world.desk.posts if "还没有顾问认领" in p.text]
+    await sweeper.run_once(opened.replace(hour=13, minute=5))
+    assert [p for _, p in world.desk.posts if "还没有顾问认领" in p.text]

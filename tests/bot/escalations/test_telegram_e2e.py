@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from bot import keys
 from bot.console import accounts
@@ -247,7 +248,7 @@ async def test_stop_mid_case_closes_it_and_deletes_the_transcript(desk: Desk) ->
         kept = await session.scalar(
             select(func.count())
             .select_from(EscalationMessage)
-            .where(EscalationMessage.user_key.is_not(None))  # type: ignore[union-attr]
+            .where(col(EscalationMessage.user_key).is_not(None))
         )
         residents = await session.scalar(select(func.count()).select_from(Resident))
     assert case.state == CaseState.closed and case.closed_by == "stop"
@@ -268,3 +269,20 @@ async def test_unclaimed_cases_are_announced_again_once(desk: Desk) -> None:
     assert len(alerts) == 1
     await sweeper.run_once(later)
     assert len([m for m in desk.in_topic() if "还没有顾问认领" in m.get("text", "")]) == 1
+
+
+async def test_waiting_and_timings_are_on_metrics(desk: Desk) -> None:
+    card = await _open_case(desk)
+    app = desk.client.app
+    await Sweeper(app[keys.RELAY], app[keys.CONVERSATION].office_hours).run_once(datetime.now(TZ))
+    body = await (await desk.client.get("/metrics")).text()
+    assert "minzheng_escalations_waiting 1.0" in body
+    desk.api.push_group_button(GROUP, ADVISOR, _buttons(card)["认领"])
+    await desk.resident_gets(3)
+    desk.api.push_group_text(GROUP, ADVISOR, "您好", thread_id=desk.topic())
+    await desk.resident_gets(4)
+    desk.api.push_group_button(GROUP, ADVISOR, _buttons(card)["结案"])
+    await desk.resident_gets(5)
+    body = await (await desk.client.get("/metrics")).text()
+    for name in ("claim", "first_reply", "close"):
+        assert f"minzheng_escalation_{name}_seconds_count 1.0" in body, name

@@ -8,9 +8,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot import keys
 from bot.console import accounts
@@ -32,6 +34,8 @@ from tests.bot.escalations.test_telegram_e2e import (
 )
 from tests.conftest import AppClient, Client
 from tests.support.fake_bot_api import FakeBotApi
+
+TZ = ZoneInfo("Asia/Shanghai")
 
 
 async def _start(
@@ -258,7 +262,7 @@ async def test_an_advisor_links_their_account_with_a_code(
     assert "已绑定" in fake_bot_api.messages_to(ADVISOR)[1]["text"]
     async with client.app[keys.SESSIONS]() as session:
         linked = (
-            await session.execute(select(StaffUser).where(StaffUser.name == "顾问王"))
+            await session.execute(select(StaffUser).where(col(StaffUser.name) == "顾问王"))
         ).scalar_one()
     assert linked.telegram_user_id == ADVISOR
     # Used once.
@@ -277,3 +281,36 @@ async def test_the_phone_number_is_sealed_at_rest(desk: Desk) -> None:
     case = await desk.case()
     assert case.phone_sealed is not None and "13812345678" not in case.phone_sealed
     assert phone_of(desk.client.app[keys.CASES], case) == "13812345678"
+
+
+@pytest.mark.parametrize(
+    ("moment", "said"),
+    [
+        # A Tuesday evening: tomorrow morning.
+        (datetime(2026, 12, 1, 19, 30, tzinfo=TZ), "明天（12月2日）8:30"),
+        # 2 October 2026, in the National Day holiday: the first working day after it.
+        (datetime(2026, 10, 2, 10, 0, tzinfo=TZ), "10月8日（周四）8:30"),
+    ],
+)
+async def test_outside_office_hours_the_resident_is_told_when(
+    fake_bot_api: FakeBotApi,
+    settings_for: Callable[..., Settings],
+    app_client: AppClient,
+    moment: datetime,
+    said: str,
+) -> None:
+    fake_bot_api.add_group(GROUP, forum=True)
+    client = await _start(
+        fake_bot_api, settings_for(advisor_hours="08:30-11:30,13:00-17:00"), app_client
+    )
+    client.app[keys.CONVERSATION].clock = lambda: moment
+    fake_bot_api.push_text(RESIDENT, "/advisor")
+    await _until(lambda: fake_bot_api.messages_to(RESIDENT))
+    fake_bot_api.push_text(RESIDENT, "想问问居家照护")
+    replies = await _until(
+        lambda: len(fake_bot_api.messages_to(RESIDENT)) >= 2 and fake_bot_api.messages_to(RESIDENT)
+    )
+    assert "不是顾问的工作时间" in replies[1]["text"] and said in replies[1]["text"]
+    assert "37009999" in replies[1]["text"] and "12345" in replies[1]["text"]
+    # The case waits for the advisors all the same.
+    await _until(lambda: fake_bot_api.topics)

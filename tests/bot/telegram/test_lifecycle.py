@@ -59,7 +59,13 @@ async def test_start_is_answered_in_chinese_over_polling(
     # The bot registered its commands and cleared any webhook before polling.
     called = [call.method for call in fake_bot_api.calls]
     assert {"getMe", "setMyCommands", "deleteWebhook", "getUpdates"} <= set(called)
-    assert [c["command"] for c in fake_bot_api.commands] == ["start", "help", "hotline", "stop"]
+    assert [c["command"] for c in fake_bot_api.commands] == [
+        "start",
+        "help",
+        "hotline",
+        "advisor",
+        "stop",
+    ]
 
 
 async def test_polling_confirms_updates_so_none_is_answered_twice(
