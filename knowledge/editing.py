@@ -194,6 +194,12 @@ async def submit(session: AsyncSession, *, entry_id: str, actor: str, now: datet
     draft = await _existing_draft(session, entry_id)
     if draft.state != DraftState.editing.value:
         raise EditError("这份草稿已经提交审核了。")
+    try:
+        # A draft saved in parts (one made from an advisor's case) must be whole before review.
+        validate(draft.snapshot)
+    except Invalid as exc:
+        wrong = "；".join(f"{name}：{problem}" for name, problem in exc.problems.items())
+        raise EditError(f"草稿还不完整，请先在编辑页补全再提交：{wrong}") from None
     draft.state, draft.submitted_by, draft.updated_at = DraftState.review.value, actor, now
     draft.review_comment = None
     return Change("draft_submitted", entry_id)

@@ -18,6 +18,8 @@ from bot.console import (
     views_admin,
     views_auth,
     views_data,
+    views_escalation_case,
+    views_escalations,
     views_kb,
     views_review,
     views_test,
@@ -64,6 +66,8 @@ def create_console() -> web.Application:
     views_unanswered.add_routes(console)
     views_data.add_routes(console)
     views_admin.add_routes(console)
+    views_escalations.add_routes(console)
+    views_escalation_case.add_routes(console)
     return console
 
 

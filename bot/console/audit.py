@@ -54,6 +54,13 @@ ACTION_NAMES = {
     "out_of_scope_draft_withdrawn": "撤回非民政事项草稿",
     "out_of_scope_published": "非民政事项生效",
     "questions_dismissed": "未解答问题放一边",
+    "escalation_opened": "居民请求人工服务",
+    "escalation_claimed": "认领案件",
+    "escalation_closed": "结案",
+    "escalation_reopened": "重新打开案件",
+    "escalation_called_back": "电话回访",
+    "escalation_draft": "案件转知识库草稿",
+    "advisor_link_code": "生成 Telegram 绑定码",
 }
 
 

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.console import accounts, audit, staff_sessions
+from bot.console.models import Role
 from bot.console.web import (
     COOKIE,
     EVERYONE,
@@ -26,6 +27,7 @@ from bot.console.web import (
     route,
     set_session_cookie,
 )
+from bot.escalations import advisors, queries
 
 # Failed sign-ins from one address are slowed down, whichever accounts they try.
 IP_WINDOW_S = 15 * 60
@@ -122,11 +124,74 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 async def home(request: web.Request) -> web.StreamResponse:
-    return render(request, "home.html", {})
+    staff = request[STAFF]
+    async with request.config_dict[keys.SESSIONS]() as session:
+        counted = await queries.counts(session, staff.user_id)
+    return render(
+        request,
+        "home.html",
+        {
+            "waiting": counted[queries.View.waiting],
+            "mine": counted[queries.View.mine],
+            "is_advisor": staff.role == Role.advisor,
+        },
+    )
+
+
+# Who links a Telegram account: those the advisors' group takes answers from.
+LINKING = frozenset(advisors.ROLES)
+
+
+async def _account_page(
+    request: web.Request,
+    *,
+    error: str | None = None,
+    link_code: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    staff = request[STAFF]
+    async with request.config_dict[keys.SESSIONS]() as session:
+        user = await accounts.by_name(session, staff.name)
+    response = render(
+        request,
+        "account.html",
+        {
+            "error": error,
+            "may_link": staff.role in LINKING,
+            "telegram_linked": user is not None and user.telegram_user_id is not None,
+            "link_code": link_code,
+        },
+        status=status,
+    )
+    if link_code is not None:
+        # Shown once: not kept in the browser's cache.
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 async def account(request: web.Request) -> web.StreamResponse:
-    return render(request, "account.html", {"done": request.query.get("done")})
+    return await _account_page(request)
+
+
+async def link_telegram(request: web.Request) -> web.StreamResponse:
+    """A one-time code the advisor sends to the bot from their own Telegram account."""
+    staff = request[STAFF]
+    moment = now(request)
+    async with request.config_dict[keys.SESSIONS]() as session, session.begin():
+        user = await accounts.by_name(session, staff.name)
+        if user is None:
+            return page(request, 403, STALE_FORM, title="请先登录")
+        code = await advisors.create_link_code(session, user, now=moment)
+        audit.record(
+            session,
+            actor=staff.name,
+            action="advisor_link_code",
+            target_type="staff_user",
+            target_id=staff.name,
+            note="15 分钟内有效",
+            at=moment,
+        )
+    return await _account_page(request, link_code=code)
 
 
 async def change_password(request: web.Request) -> web.StreamResponse:
@@ -146,7 +211,7 @@ async def change_password(request: web.Request) -> web.StreamResponse:
                 session, name=staff.name, password=new, actor=staff.name, own=True
             )
     if problem is not None:
-        return render(request, "account.html", {"error": problem}, status=400)
+        return await _account_page(request, error=problem, status=400)
     # Changing the password ends every session, this one too: sign in again with the new one.
     response = redirect("/admin/login?next=/admin/account")
     response.del_cookie(COOKIE, path="/admin")
@@ -162,3 +227,4 @@ def add_routes(app: web.Application) -> None:
     route(app, "GET", "/", home, roles=EVERYONE)
     route(app, "GET", "/account", account, roles=EVERYONE)
     route(app, "POST", "/account/password", change_password, roles=EVERYONE)
+    route(app, "POST", "/account/telegram", link_telegram, roles=LINKING)

@@ -50,6 +50,8 @@ _ROLES: dict[View, frozenset[Role]] = {}
 # Nav items in the order staff read them: (path, label, roles that see it). Pages are listed
 # here as they are built.
 NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
+    # First: residents are waiting there (and it is the advisors' only page).
+    ("/admin/escalations", "人工服务", frozenset({Role.advisor, Role.staff, Role.admin})),
     ("/admin/kb", "知识库", CONTENT),
     ("/admin/review", "待审核", CONTENT),
     ("/admin/unanswered", "未解答问题", CONTENT),

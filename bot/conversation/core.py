@@ -34,7 +34,7 @@ from bot.conversation.messages import (
 )
 from bot.conversation.question_log import QuestionLogWriter
 from bot.conversation.render import EntryReplies
-from bot.conversation.steps import State, Step, StepStore
+from bot.conversation.steps import State, Step
 from bot.escalations.office_hours import OfficeHours
 from bot.escalations.relay import Relay
 from bot.escalations.service import Cases
@@ -100,7 +100,9 @@ CASE = Handlers(
     press=advisor.on_case_press,
     location=advisor.relay,
     media=advisor.relay,
-    contact=advisor.relay,
+    # A phone number is only ever taken for a callback (sealed, deleted at closing), never
+    # relayed as it is.
+    contact=advisor.on_contact,
     command=advisor.on_case_command,
 )
 TABLE: dict[State, Handlers] = {
@@ -126,7 +128,7 @@ TABLE: dict[State, Handlers] = {
         text=advisor.relay,
         media=advisor.relay,
         location=advisor.relay,
-        contact=advisor.relay,
+        contact=advisor.on_contact,
         command=advisor.on_case_command,
     ),
     State.ASK_RESOLVED: Handlers(press=advisor.on_resolved_press),
@@ -156,7 +158,8 @@ class Conversation:
         # Questions are logged for staff off the reply path: gathered, then written together.
         self.question_log = question_log or QuestionLogWriter(sessions)
         self.entry_replies = EntryReplies()
-        self.steps = StepStore()
+        # One store with the cases: an advisor's close moves the resident on in it too.
+        self.steps = cases.steps
         self._relaying: set[asyncio.Task[None]] = set()
         # What "now" is when a channel does not say (tests of office hours set it).
         self.clock: Callable[[], datetime] = lambda: datetime.now(tz)
@@ -187,12 +190,14 @@ class Conversation:
         if isinstance(action, Command) and action.name == "stop":
             await self.question_log.settle()
         async with self.sessions() as session, session.begin():
-            step, row = await self.steps.load(session, channel, user_key)
+            step = await self.steps.load(session, channel, user_key)
             before = step.copy()
             turn = Turn(channel, user_key, step, moment, session, chat_id)
             replies = await self.dispatch(turn, action)
-            if not turn.forgotten:
-                await self.steps.save(session, channel, user_key, step, row, before)
+            if turn.forgotten:
+                self.steps.forget_cached(channel, user_key)
+            else:
+                await self.steps.save(session, channel, user_key, step, before)
         for case_id in turn.cases_to_sync:
             self._sync_later(case_id)
         return replies

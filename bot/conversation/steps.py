@@ -1,17 +1,17 @@
 """Where a resident is in the conversation: one store, ``conversation_state``, for Telegram and
-the web chat alike, read and written in the transaction of the action being answered.
-
-The step is read from the database for every action rather than kept in memory: an advisor
-claiming or closing a case (in this process or another replica) moves the resident to another
-state, and the resident's next message must see it.
+the web chat alike, read and written in the transaction of the action being answered (and only
+written when it changed: residents who only ask leave no row).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -62,47 +62,86 @@ def _state(raw: str | None) -> State:
         return State.IDLE  # a state of an older version: start afresh
 
 
-def _from_row(row: ConversationState) -> Step:
-    return Step(
-        state=_state(row.state),
-        category=row.category,
-        town=row.town,
-        escalation_id=row.escalation_id,
-        fallbacks=row.fallbacks or 0,
-    )
+# Steps kept in memory per process, for a channel whose updates only this process receives.
+MAX_CACHED_STEPS = 100_000
+
+
+def _values(step: Step) -> dict[str, object]:
+    values = {f.name: getattr(step, f.name) for f in fields(step)}
+    values["state"] = None if step.state is State.IDLE else step.state.value
+    return values
+
+
+def _upsert(dialect: str, row: dict[str, object]) -> Any:
+    """INSERT … ON CONFLICT (id) DO UPDATE, on SQLite and PostgreSQL."""
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(ConversationState).values(row)
+    changed = {name: statement.excluded[name] for name in row if name != "id"}
+    return statement.on_conflict_do_update(index_elements=["id"], set_=changed)
 
 
 class StepStore:
-    """Reads and writes steps inside a caller's transaction."""
+    """Reads and writes steps inside a caller's transaction.
 
-    async def load(
-        self, session: AsyncSession, channel: str, user_key: str
-    ) -> tuple[Step, ConversationState | None]:
-        row = await session.get(ConversationState, step_id(channel, user_key), with_for_update=True)
-        return (_from_row(row) if row else Step()), row
+    For the channels in ``cached`` (Telegram when polling: Telegram hands its updates to one
+    process only) the steps are also kept in memory, so that a question costs no database
+    round trip. Everything that moves a resident into a case happens in the process that has
+    their updates; moves out of a case made elsewhere (the console, the CLI, another replica)
+    are caught by the case handlers, which look at the case itself in the database.
+    """
+
+    def __init__(self, cached: frozenset[str] = frozenset()) -> None:
+        self.cached = cached
+        self._steps: OrderedDict[str, Step] = OrderedDict()
+
+    def _remember(self, key: str, step: Step) -> None:
+        self._steps[key] = step.copy()
+        self._steps.move_to_end(key)
+        while len(self._steps) > MAX_CACHED_STEPS:
+            self._steps.popitem(last=False)
+
+    async def load(self, session: AsyncSession, channel: str, user_key: str) -> Step:
+        key = step_id(channel, user_key)
+        if channel in self.cached and (known := self._steps.get(key)) is not None:
+            return known.copy()
+        row = (
+            await session.execute(
+                select(
+                    col(ConversationState.state),
+                    col(ConversationState.category),
+                    col(ConversationState.town),
+                    col(ConversationState.escalation_id),
+                    col(ConversationState.fallbacks),
+                ).where(col(ConversationState.id) == key)
+            )
+        ).first()
+        step = (
+            Step(
+                state=_state(row.state),
+                category=row.category,
+                town=row.town,
+                escalation_id=row.escalation_id,
+                fallbacks=row.fallbacks or 0,
+            )
+            if row is not None
+            else Step()
+        )
+        if channel in self.cached:
+            self._remember(key, step)
+        return step.copy()
 
     async def save(
-        self,
-        session: AsyncSession,
-        channel: str,
-        user_key: str,
-        step: Step,
-        row: ConversationState | None,
-        before: Step | None,
+        self, session: AsyncSession, channel: str, user_key: str, step: Step, before: Step
     ) -> None:
         """Write ``step`` if it changed since ``before`` (the step as loaded)."""
-        if row is not None and before == step:
+        if step == before:
             return
-        if row is None and step == Step():
-            return  # nothing worth keeping: no row for residents who only ask
-        values = {f.name: getattr(step, f.name) for f in fields(step)}
-        values["state"] = None if step.state is State.IDLE else step.state.value
-        if row is None:
-            session.add(ConversationState(id=step_id(channel, user_key), **values))
-            return
-        for name, value in values.items():
-            setattr(row, name, value)
-        row.updated_at = utcnow()
+        key = step_id(channel, user_key)
+        row = {"id": key, **_values(step), "updated_at": utcnow()}
+        dialect = (await session.connection()).dialect.name
+        await session.execute(_upsert(dialect, row))
+        if channel in self.cached:
+            self._remember(key, step)
 
     async def move(
         self,
@@ -116,9 +155,10 @@ class StepStore:
     ) -> None:
         """Move another resident to ``state`` (an advisor closed their case), if they are in one
         of ``only_from`` (any, when empty)."""
+        key = step_id(channel, user_key)
         statement = (
             update(ConversationState)
-            .where(col(ConversationState.id) == step_id(channel, user_key))
+            .where(col(ConversationState.id) == key)
             .values(
                 state=None if state is State.IDLE else state.value, updated_at=utcnow(), **changes
             )
@@ -128,8 +168,17 @@ class StepStore:
                 col(ConversationState.state).in_([s.value for s in only_from])
             )
         await session.execute(statement)
+        known = self._steps.get(key)
+        if known is not None and (not only_from or known.state in only_from):
+            known.state = state
+            for name, value in changes.items():
+                setattr(known, name, value)
+
+    def forget_cached(self, channel: str, user_key: str) -> None:
+        self._steps.pop(step_id(channel, user_key), None)
 
     async def forget(self, session: AsyncSession, channel: str, user_key: str) -> None:
+        self.forget_cached(channel, user_key)
         await session.execute(
             delete(ConversationState).where(col(ConversationState.id) == step_id(channel, user_key))
         )

@@ -120,6 +120,7 @@ async def mark_called(
         f"{advisor.badge}：{CALL_RESULTS[result]}。",
         via="system",
         staff_id=advisor.staff_id,
+        to_desk=cases.desk_delivery(),
         now=now,
     )
     cases.audit(session, case, advisor.name, "escalation_called_back", now, note=result)

@@ -81,7 +81,7 @@ def card(case: Escalation, tz: ZoneInfo, facts: CardFacts) -> Card:
     lines = [f"案件 {topic_name(case)}", f"状态：{status}"]
     waiting = ""
     if case.state == CaseState.open:
-        waiting = f"（已等待 {_minutes(case.announced_at or case.opened_at, now)} 分钟）"
+        waiting = f"（已等待 {_minutes(case.waiting_since or case.opened_at, now)} 分钟）"
     lines.append(f"提出时间：{opened.month}月{opened.day}日 {opened:%H:%M}{waiting}")
     lines.append(f"渠道：{'Telegram' if case.channel == 'telegram' else '网页'}")
     lines.append(f"居民说：{case.need or '（没有留言，请直接问居民）'}")

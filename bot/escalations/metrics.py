@@ -33,7 +33,7 @@ class CaseMetrics(CaseObserver):
     def __init__(self, registry: CollectorRegistry) -> None:
         self.to_claim = Histogram(
             "minzheng_escalation_claim_seconds",
-            "Time from a case opening to an advisor claiming it.",
+            "Time from a case opening (or reopening) to an advisor claiming it.",
             buckets=_BUCKETS,
             registry=registry,
         )
@@ -56,7 +56,8 @@ class CaseMetrics(CaseObserver):
         )
 
     def claimed(self, case: Escalation, now: datetime) -> None:
-        self.to_claim.observe(max(0.0, (now - case.opened_at).total_seconds()))
+        waited = now - (case.waiting_since or case.opened_at)
+        self.to_claim.observe(max(0.0, waited.total_seconds()))
 
     def first_reply(self, case: Escalation, now: datetime) -> None:
         self.to_first_reply.observe(max(0.0, (now - case.opened_at).total_seconds()))

@@ -90,6 +90,8 @@ class Escalation(SQLModel, table=True):
     claimed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     first_reply_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+    # Since when the resident waits for an advisor: the opening, or the latest reopening.
+    waiting_since: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     # When the case was last announced to the group (opened, or re-announced while waiting).
     announced_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
     # When the resident last wrote, the advisor last answered, the claimer was last reminded.

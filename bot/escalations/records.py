@@ -79,12 +79,14 @@ class CaseRecords:
         keyring: KeyRing,
         desk_enabled: bool,
         observer: CaseObserver | None = None,
+        steps: StepStore | None = None,
     ) -> None:
         self.keyring = keyring
         # Whether an advisors' Telegram group is configured (messages are sent there too).
         self.desk_enabled = desk_enabled
         self.observer = observer or CaseObserver()
-        self.steps = StepStore()
+        # Residents' steps: closing a case moves its resident on (the conversation shares it).
+        self.steps = steps or StepStore()
 
     def desk_delivery(self) -> str | None:
         return Delivery.pending if self.desk_enabled else None
@@ -138,6 +140,7 @@ class CaseRecords:
             town=town,
             context=json.dumps(context, ensure_ascii=False),
             opened_at=now,
+            waiting_since=now,
             announced_at=now,
             resident_at=now if need else None,
         )

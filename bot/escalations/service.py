@@ -222,7 +222,7 @@ class Cases(CaseRecords):
         case.state, case.advisor_id, case.claimed_at = CaseState.open, None, None
         case.closed_at = case.closed_by = case.close_note = None
         case.reopened += 1
-        case.announced_at = case.resident_at = now
+        case.waiting_since = case.announced_at = case.resident_at = now
         self.add_message(
             session,
             case,

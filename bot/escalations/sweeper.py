@@ -93,7 +93,9 @@ class Sweeper:
             if case.state == CaseState.open:
                 since = case.announced_at or case.opened_at
                 if self.office_hours.open_duration(since, now) >= UNCLAIMED_ALERT:
-                    waited = int((now - case.opened_at).total_seconds() // 60)
+                    waited = int(
+                        (now - (case.waiting_since or case.opened_at)).total_seconds() // 60
+                    )
                     await self._alert(
                         case,
                         "announced_at",

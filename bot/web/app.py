@@ -21,6 +21,7 @@ from bot.console.app import add_console
 from bot.console.metrics import refresh as refresh_content_metrics
 from bot.console.views_review import publish_scheduled
 from bot.conversation.core import Conversation
+from bot.conversation.steps import StepStore
 from bot.database import (
     DatabaseState,
     bootstrap_database,
@@ -197,6 +198,13 @@ def _knowledge_context(poll_s: float) -> Callable[[web.Application], AsyncIterat
             keyring=keyring,
             desk_enabled=settings.telegram_enabled and settings.advisor_chat_id is not None,
             observer=CaseMetrics(app[keys.METRICS].registry),
+            # Polling, this process alone receives Telegram's updates: its residents' steps
+            # can be kept in memory. Webhooks may be spread over replicas: read every time.
+            steps=StepStore(
+                cached=frozenset({"telegram"})
+                if settings.telegram_enabled and settings.telegram_mode == "polling"
+                else frozenset()
+            ),
         )
         # The desk and the residents' line are attached when Telegram connects.
         relay = app[keys.RELAY] = Relay(sessions=app[keys.SESSIONS], cases=cases, tz=settings.tz)

@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("first_reply_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("waiting_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("announced_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resident_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("advisor_at", sa.DateTime(timezone=True), nullable=True),

@@ -501,7 +501,7 @@ async def test_an_advisor_neither_sees_nor_reaches_the_content_pages(open_desk: 
     advisor = await open_desk("顾问张")
     page = advisor.page
     await expect(page.get_by_text("您的角色：养老顾问")).to_be_visible()
-    await expect(page.get_by_text("养老顾问处理居民咨询的页面正在建设中")).to_be_visible()
+    await expect(advisor.link("人工服务", within=advisor.menu)).to_be_visible()
     for item in ("知识库", "待审核", "同义词", "测试问答", "操作记录", "账号"):
         await expect(advisor.link(item)).to_have_count(0)
     await assert_accessible(page, "home page of an advisor", strict=True)
