@@ -33,6 +33,7 @@ NOT_ADVISOR = (
     "您还不是登记的养老顾问，消息不会转给居民。请在控制台“我的账号”里生成绑定码，"
     "再私聊本助手发送 /link 绑定码。"
 )
+ONLY_IN_GROUP = "案件只能在养老顾问群里处理。"
 ONLY_TEXT = "目前只能把文字转给居民，照片和文件请在文字里说明。"
 # A Telegram user may try this many link codes an hour (against guessing).
 LINK_TRIES_PER_HOUR = 5
@@ -55,11 +56,17 @@ async def on_card_button(update: Update, context: MinzhengContext) -> None:
     services = context.services
     data = decode(query.data or "")
     now = datetime.now(services.tz)
-    async with services.sessions() as session, session.begin():
+    pressed_in = query.message.chat.id if query.message is not None else None
+    if pressed_in != services.advisor_chat_id:
+        # A card's buttons act only in the advisors' group (not on a copy elsewhere).
+        await query.answer(ONLY_IN_GROUP, show_alert=True)
+        return
+    async with services.sessions() as session:
         advisor = await advisors.by_telegram(session, query.from_user.id)
-        if advisor is None:
-            await query.answer(NOT_ADVISOR, show_alert=True)
-            return
+    if advisor is None:
+        await query.answer(NOT_ADVISOR, show_alert=True)
+        return
+    async with services.sessions() as session, session.begin():
         answer = "好的"
         try:
             if isinstance(data, Claim):

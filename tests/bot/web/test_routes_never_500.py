@@ -161,7 +161,20 @@ headers = st.fixed_dictionaries(
 )
 queries = st.dictionaries(
     st.sampled_from(
-        ["lat", "lon", "category", "limit", "q", "page", "per_page", "search", "next", "id"]
+        [
+            "lat",
+            "lon",
+            "category",
+            "limit",
+            "q",
+            "page",
+            "per_page",
+            "search",
+            "next",
+            "id",
+            "after",
+            "view",
+        ]
     )
     | text,
     text,
