@@ -13,13 +13,13 @@ import argparse
 import asyncio
 import json
 import sys
-import unicodedata
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import cli_escalations_text as text
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,26 +43,6 @@ CLOSE_DESCRIPTION = (
     "sent by the running service's sweeper, which looks for pending deliveries every 15 s. "
     f"{NOTIFY_LATER}"
 )
-CHANNEL_NAMES = {"telegram": "Telegram", "web": "网页"}
-CLOSED_BY_NAMES = {
-    "advisor": "顾问",
-    "staff": "工作人员",
-    "cli": "命令行",
-    "resident": "居民",
-    "stop": "居民删除了数据",
-    "blocked": "居民屏蔽了助手",
-}
-KIND_NAMES = {
-    "photo": "图片",
-    "voice": "语音",
-    "audio": "音频",
-    "document": "文件",
-    "video": "视频",
-    "sticker": "贴纸",
-    "location": "位置",
-    "contact": "名片",
-}
-NO_VALUE = "—"
 
 
 class Refusal(Exception):
@@ -135,116 +115,6 @@ async def _staff_names(session: AsyncSession, ids: Iterable[int | None]) -> dict
 # Text output -----------------------------------------------------------------------------------
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _clip(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    if _width(flat) <= width:
-        return flat
-    out, used = "", 0
-    for ch in flat:
-        if used + _width(ch) > width - 1:
-            break
-        out += ch
-        used += _width(ch)
-    return out + "…"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(_width(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for row in [header, *rows]:
-        cells = [cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row)]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
-def _moment(iso: str | None) -> str:
-    return iso[:16].replace("T", " ") if iso else NO_VALUE
-
-
-def _staff(staff_id: int | None, names: dict[int, str]) -> str:
-    if staff_id is None:
-        return NO_VALUE
-    name = names.get(staff_id)
-    return f"{name}（工号 {staff_id}）" if name else f"工号 {staff_id}"
-
-
-def _channel(channel: str) -> str:
-    return CHANNEL_NAMES.get(channel, channel)
-
-
-def _row(case: dict[str, Any], names: dict[int, str]) -> list[str]:
-    return [
-        f"#{case['id']}",
-        case["state_name"],
-        case["town"] or NO_VALUE,
-        _clip(case["need"], 24) if case["need"] else NO_VALUE,
-        _moment(case["opened_at"]),
-        _staff(case["advisor_id"], names),
-        _channel(case["channel"]),
-    ]
-
-
-def _case_lines(case: dict[str, Any], names: dict[int, str]) -> list[str]:
-    lines = [
-        f"案件 #{case['id']}  {case['state_name']}",
-        f"渠道：{_channel(case['channel'])}    街镇：{case['town'] or NO_VALUE}    "
-        f"话题：{case['topic'] or NO_VALUE}",
-        f"事由：{case['need'] or NO_VALUE}",
-        f"负责人：{_staff(case['advisor_id'], names)}",
-        f"提出：{_moment(case['opened_at'])}    认领：{_moment(case['claimed_at'])}    "
-        f"首次回复：{_moment(case['first_reply_at'])}",
-    ]
-    if case["closed_at"]:
-        by = CLOSED_BY_NAMES.get(case["closed_by"] or "", case["closed_by"] or NO_VALUE)
-        lines.append(f"结案：{_moment(case['closed_at'])}（{by}）")
-    if case["solved"] is not None:
-        lines.append(f"居民反馈：{'问题已解决' if case['solved'] else '问题没有解决'}")
-    if case["reopened"]:
-        lines.append(f"重新打开：{case['reopened']} 次")
-    if case["guesses"]:
-        lines.append(f"助手的猜测：{'；'.join(str(g) for g in case['guesses'])}")
-    callback = case["callback"]
-    if callback is not None:
-        done = f"，{callback['result']}" if callback["result"] else ""
-        lines.append(f"电话回访：{callback['when']}{done}（号码不在命令行显示）")
-    return lines
-
-
-def _author(message: dict[str, Any], names: dict[int, str]) -> str:
-    if message["author"] == "resident":
-        return "居民"
-    if message["author"] == "advisor":
-        return f"顾问 {_staff(message['staff_id'], names)}"
-    return "系统"
-
-
-def _message_line(message: dict[str, Any], names: dict[int, str]) -> str:
-    text = message["text"]
-    kind = KIND_NAMES.get(message["kind"])
-    if kind is not None:
-        text = f"[{kind}] {text}" if text else f"[{kind}]"
-    undelivered = [
-        side
-        for side, key in (("居民", "to_resident"), ("顾问群", "to_desk"))
-        if message[key] in {"pending", "sending"}
-    ]
-    failed = [
-        side
-        for side, key in (("居民", "to_resident"), ("顾问群", "to_desk"))
-        if message[key] == "failed"
-    ]
-    marks = ""
-    if undelivered:
-        marks += f"（待发给{'、'.join(undelivered)}）"
-    if failed:
-        marks += f"（没能发给{'、'.join(failed)}）"
-    return f"{_moment(message['at'])}  {_author(message, names)}：{text or ''}{marks}"
-
-
 # Commands --------------------------------------------------------------------------------------
 
 
@@ -287,7 +157,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{title}：没有案件。")
         return 0
     header = ["案件号", "状态", "街镇", "事由", "提出时间", "负责人", "渠道"]
-    print(_table(header, [_row(row, names) for row in rows]))
+    print(text.table(header, [text.row(row, names) for row in rows]))
     more = f"，这里列出 {len(rows)} 个（--limit 可以多列）" if total > len(rows) else ""
     print(f"{title}：共 {total} 个案件{more}。")
     return 0
@@ -319,14 +189,14 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"case": case, "messages": messages})
         return 0
-    print("\n".join(_case_lines(case, names)))
+    print("\n".join(text.case_lines(case, names)))
     print()
     if not messages:
         print("对话记录：没有消息。")
     else:
         print(f"对话记录（{len(messages)} 条）：")
         for message in messages:
-            print(_message_line(message, names))
+            print(text.message_line(message, names))
     return 0
 
 
@@ -345,7 +215,7 @@ def cmd_close(settings: Settings, args: argparse.Namespace) -> int:
         )
         if closed is None:
             when = queries.summary(cases, case, settings.tz, with_phone=False)["closed_at"]
-            raise Refusal(f"案件 #{args.id} 已经结案（{_moment(when)}），没有再次结案。")
+            raise Refusal(f"案件 #{args.id} 已经结案（{text.moment(when)}），没有再次结案。")
         return (
             queries.summary(cases, closed, settings.tz, with_phone=False),
             await _staff_names(session, [closed.advisor_id]),
@@ -360,7 +230,7 @@ def cmd_close(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     print(f"案件 #{case['id']} 已结案。{NOTIFY_LATER}")
     print()
-    print("\n".join(_case_lines(case, names)))
+    print("\n".join(text.case_lines(case, names)))
     return 0
 
 
