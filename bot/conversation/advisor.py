@@ -115,7 +115,8 @@ async def _open(conv: Conversation, turn: Turn, need: str | None) -> tuple[Escal
         now=turn.now,
     )
     assert case.id is not None
-    turn.step.state, turn.step.escalation_id, turn.step.fallbacks = State.WITH_ADVISOR, case.id, 0
+    turn.step.state, turn.step.escalation_id = State.WITH_ADVISOR, case.id
+    conv.fallbacks.pop(turn.user_key, None)
     turn.cases_to_sync.add(case.id)
     return case, Reply(_opened_text(conv, turn, case), buttons=CASE_BUTTONS)
 

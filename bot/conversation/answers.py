@@ -94,10 +94,10 @@ def answer(conv: Conversation, turn: Turn, text: str) -> Reply:
     if found.empty:
         return Reply(texts.EMPTY_PROMPT)
     if found.fallback or found.entry is None:
-        turn.step.fallbacks += 1
         # Two in a row: a person is offered, never forced.
-        return render.fallback_reply(found, offer_advisor=turn.step.fallbacks >= 2)
-    turn.step.fallbacks = 0
+        in_a_row = conv.fallbacks.count(turn.user_key)
+        return render.fallback_reply(found, offer_advisor=in_a_row >= 2)
+    conv.fallbacks.pop(turn.user_key, None)
     return conv.entry_replies.get(found.entry, turn.now.date())
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,6 +136,21 @@ TABLE: dict[State, Handlers] = {
 }
 
 
+class FallbackStreaks(OrderedDict[str, int]):
+    """How many answers in a row found nothing, per resident: after two, a person is offered.
+    Kept in memory, not with the step: it would cost a database write for every second
+    question, and a count lost to a restart (or another replica) only delays an offer."""
+
+    MAX = 50_000
+
+    def count(self, user_key: str) -> int:
+        value = self.pop(user_key, 0) + 1
+        self[user_key] = value
+        if len(self) > self.MAX:
+            self.popitem(last=False)
+        return value
+
+
 class Conversation:
     def __init__(
         self,
@@ -161,6 +177,8 @@ class Conversation:
         # One store with the cases: an advisor's close moves the resident on in it too.
         self.steps = cases.steps
         self._relaying: set[asyncio.Task[None]] = set()
+        # Answers in a row that found nothing, per resident (this process; see FallbackStreaks).
+        self.fallbacks = FallbackStreaks()
         # What "now" is when a channel does not say (tests of office hours set it).
         self.clock: Callable[[], datetime] = lambda: datetime.now(tz)
 

@@ -30,8 +30,6 @@ class ConversationState(SQLModel, table=True):
     town: str | None = Field(default=None, max_length=16)
     # The resident's case with an advisor, open or last closed.
     escalation_id: int | None = None
-    # Answers in a row that found nothing: after two, a person is offered.
-    fallbacks: int = 0
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
     )

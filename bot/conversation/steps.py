@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bot.conversation.models import ConversationState, utcnow
@@ -42,7 +42,6 @@ class Step:
     category: str | None = None
     town: str | None = None
     escalation_id: int | None = None
-    fallbacks: int = 0
 
     def reset(self) -> None:
         self.state, self.category = State.IDLE, None
@@ -60,6 +59,24 @@ def _state(raw: str | None) -> State:
         return State(raw) if raw else State.IDLE
     except ValueError:
         return State.IDLE  # a state of an older version: start afresh
+
+
+_COLUMNS = select(
+    col(ConversationState.id),
+    col(ConversationState.state),
+    col(ConversationState.category),
+    col(ConversationState.town),
+    col(ConversationState.escalation_id),
+)
+
+
+def _step(row: Any) -> Step:
+    return Step(
+        state=_state(row.state),
+        category=row.category,
+        town=row.town,
+        escalation_id=row.escalation_id,
+    )
 
 
 # Steps kept in memory per process, for a channel whose updates only this process receives.
@@ -92,40 +109,52 @@ class StepStore:
 
     def __init__(self, cached: frozenset[str] = frozenset()) -> None:
         self.cached = cached
+        # Steps that are not the default one; with the channel in ``_complete``, a resident
+        # missing here has the default step (no query needed).
         self._steps: OrderedDict[str, Step] = OrderedDict()
+        self._complete: set[str] = set()
 
     def _remember(self, key: str, step: Step) -> None:
+        if step == Step():
+            self._steps.pop(key, None)
+            return
         self._steps[key] = step.copy()
         self._steps.move_to_end(key)
-        while len(self._steps) > MAX_CACHED_STEPS:
+        if len(self._steps) > MAX_CACHED_STEPS:
             self._steps.popitem(last=False)
+            self._complete.clear()  # forgotten ones would now read as the default: read again
+
+    async def preload(self, sessions: async_sessionmaker[AsyncSession], channel: str) -> int:
+        """Read every kept step of ``channel`` once (at start): from then on a resident who
+        has none costs no query at all. Steps made later by this process are remembered as they
+        are written; other processes only ever update existing rows."""
+        if channel not in self.cached:
+            return 0
+        prefix = f"{channel}:"
+        async with sessions() as session:
+            rows = await session.execute(
+                _COLUMNS.where(col(ConversationState.id).startswith(prefix)).limit(
+                    MAX_CACHED_STEPS + 1
+                )
+            )
+            found = [(row.id, _step(row)) for row in rows]
+        if len(found) > MAX_CACHED_STEPS:
+            return 0  # too many to hold: read resident by resident
+        for key, step in found:
+            self._remember(key, step)
+        self._complete.add(channel)
+        return len(found)
 
     async def load(self, session: AsyncSession, channel: str, user_key: str) -> Step:
         key = step_id(channel, user_key)
-        if channel in self.cached and (known := self._steps.get(key)) is not None:
-            return known.copy()
-        row = (
-            await session.execute(
-                select(
-                    col(ConversationState.state),
-                    col(ConversationState.category),
-                    col(ConversationState.town),
-                    col(ConversationState.escalation_id),
-                    col(ConversationState.fallbacks),
-                ).where(col(ConversationState.id) == key)
-            )
-        ).first()
-        step = (
-            Step(
-                state=_state(row.state),
-                category=row.category,
-                town=row.town,
-                escalation_id=row.escalation_id,
-                fallbacks=row.fallbacks or 0,
-            )
-            if row is not None
-            else Step()
-        )
+        if channel in self.cached:
+            known = self._steps.get(key)
+            if known is not None:
+                return known.copy()
+            if channel in self._complete:
+                return Step()
+        row = (await session.execute(_COLUMNS.where(col(ConversationState.id) == key))).first()
+        step = _step(row) if row is not None else Step()
         if channel in self.cached:
             self._remember(key, step)
         return step.copy()

@@ -135,6 +135,12 @@ async def _start(
     # Residents' messages need the database: take none before its migrations are done.
     await database_ready.wait()
     try:
+        # Polling, this process alone has Telegram's updates: the steps kept so far, read once.
+        kept = await relay.cases.steps.preload(relay.sessions, "telegram")
+        log.info("telegram residents' steps read", extra={"steps": kept})
+    except Exception:
+        log.exception("could not read the residents' steps; each is read when they write")
+    try:
         await _connect(application, settings, relay)
     except InvalidToken:
         log.error("Telegram rejected MINZHENG_TELEGRAM_TOKEN; Telegram stays off until restart")

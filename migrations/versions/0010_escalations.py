@@ -142,9 +142,6 @@ def upgrade() -> None:
             sa.Column("town", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
         )
         batch_op.add_column(sa.Column("escalation_id", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("fallbacks", sa.Integer(), nullable=False, server_default="0")
-        )
     op.execute("UPDATE conversation_state SET state = pending")
     with op.batch_alter_table("conversation_state", schema=None) as batch_op:
         batch_op.drop_column("last_entry_id")
@@ -161,7 +158,6 @@ def _move_telegram_steps() -> None:
         sa.column("id", sa.String),
         sa.column("state", sa.String),
         sa.column("category", sa.String),
-        sa.column("fallbacks", sa.Integer),
         sa.column("updated_at", sa.DateTime(timezone=True)),
     )
     rows = connection.execute(
@@ -180,7 +176,6 @@ def _move_telegram_steps() -> None:
                 "id": f"telegram:{key}",
                 "state": step.get("pending") if isinstance(step.get("pending"), str) else None,
                 "category": step.get("category") if isinstance(step.get("category"), str) else None,
-                "fallbacks": 0,
                 "updated_at": updated_at,
             }
         )
@@ -194,7 +189,6 @@ def downgrade() -> None:
         batch_op.add_column(sa.Column("last_entry_id", sa.VARCHAR(length=64), nullable=True))
     op.execute("UPDATE conversation_state SET pending = state")
     with op.batch_alter_table("conversation_state", schema=None) as batch_op:
-        batch_op.drop_column("fallbacks")
         batch_op.drop_column("escalation_id")
         batch_op.drop_column("town")
         batch_op.drop_column("state")
