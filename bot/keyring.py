@@ -22,9 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 
 class Purpose(StrEnum):
     PSEUDONYM = "pseudonym"
@@ -90,12 +87,18 @@ class KeyRing:
 
     def seal(self, plain: str) -> str:
         """Encrypt and authenticate ``plain`` (AES-256-GCM) for storage: ``v1:<base64>``."""
+        # Imported when first needed: most processes never seal anything (memory at start).
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         number = self.version(Purpose.SEALED)
         nonce = os.urandom(NONCE_BYTES)
         data = AESGCM(self.key(Purpose.SEALED, number)).encrypt(nonce, plain.encode(), None)
         return f"v{number}:{base64.urlsafe_b64encode(nonce + data).decode()}"
 
     def unseal(self, sealed: str) -> str:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         head, sep, body = sealed.partition(":")
         if not sep or not head.startswith("v") or not head[1:].isdigit() or head == "v0":
             raise SealBroken("not sealed text")
