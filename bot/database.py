@@ -63,6 +63,9 @@ def create_engine(url: URL | str, **kwargs: Any) -> AsyncEngine:
         options: dict[str, Any] = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
     else:
         options = {"pool_pre_ping": True}
+    # A failed statement's error never carries its values into the log: residents' words,
+    # chat ids and phone numbers are among them.
+    options["hide_parameters"] = True
     engine = create_async_engine(url, **{**options, **kwargs})
     if engine.url.get_backend_name() == "sqlite":
         path = sqlite_file(engine.url)

@@ -61,6 +61,8 @@ def _opened_text(conv: Conversation, turn: Turn, case: Escalation) -> str:
 
 async def begin(conv: Conversation, turn: Turn) -> list[Reply]:
     """联系养老顾问: the resident may say what they need first."""
+    if turn.channel == "telegram" and turn.chat_id is None:
+        return [Reply(texts.ADVISOR_PRIVATELY)]
     case = await conv.cases.current(turn.session, turn.channel, turn.user_key)
     if case is not None:
         turn.step.state, turn.step.escalation_id = State.WITH_ADVISOR, case.id

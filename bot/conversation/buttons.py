@@ -16,6 +16,7 @@ from typing import ClassVar
 from bot.conversation.messages import MAX_BUTTON_DATA_BYTES, Button
 
 SEPARATOR = "|"
+MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,10 @@ def decode(text: str) -> ButtonData | None:
                 return None
             parsed.append(value == "1")
         elif f.type == "int":
-            if not (value.isascii() and value.isdigit() and len(value) <= 12):
+            # Ids are 32-bit in the database: a larger number is no case of ours.
+            if not (value.isascii() and value.isdigit() and len(value) <= 10):
+                return None
+            if int(value) > MAX_ID:
                 return None
             parsed.append(int(value))
         elif value:

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.conversation import advisor, answers, texts
@@ -207,18 +208,39 @@ class Conversation:
         moment = (now or self.clock()).astimezone(self.tz)
         if isinstance(action, Command) and action.name == "stop":
             await self.question_log.settle()
+        for attempt in range(2):
+            try:
+                turn, replies = await self._in_transaction(
+                    channel, user_key, action, moment, chat_id
+                )
+                break
+            except IntegrityError:
+                # Two of this resident's actions at once (two replicas, or the web chat's two
+                # tabs) both opened a case: one did; the other sees it when tried again.
+                if attempt:
+                    raise
+        for case_id in turn.cases_to_sync:
+            self._sync_later(case_id)
+        return replies
+
+    async def _in_transaction(
+        self,
+        channel: str,
+        user_key: str,
+        action: Action,
+        moment: datetime,
+        chat_id: str | None,
+    ) -> tuple[Turn, list[Reply]]:
         async with self.sessions() as session, session.begin():
             step = await self.steps.load(session, channel, user_key)
             before = step.copy()
             turn = Turn(channel, user_key, step, moment, session, chat_id)
             replies = await self.dispatch(turn, action)
             if turn.forgotten:
-                self.steps.forget_cached(channel, user_key)
+                await self.steps.forget(session, channel, user_key)
             else:
                 await self.steps.save(session, channel, user_key, step, before)
-        for case_id in turn.cases_to_sync:
-            self._sync_later(case_id)
-        return replies
+        return turn, replies
 
     async def dispatch(self, turn: Turn, action: Action) -> list[Reply]:
         """The handler of the resident's state for this action (as idle when it has none)."""

@@ -6,11 +6,12 @@ written when it changed: residents who only ask leave no row).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -97,6 +98,28 @@ def _upsert(dialect: str, row: dict[str, object]) -> Any:
     return statement.on_conflict_do_update(index_elements=["id"], set_=changed)
 
 
+_AFTER_COMMIT = "steps_after_commit"
+
+
+def _after_commit(session: AsyncSession, apply: Callable[[], None]) -> None:
+    """Run ``apply`` once ``session``'s transaction is committed (never, if it rolls back): the
+    memory follows the database, not a write that did not happen."""
+    pending: list[Callable[[], None]] | None = session.info.get(_AFTER_COMMIT)
+    if pending is None:
+        pending = session.info[_AFTER_COMMIT] = []
+
+        def committed(sync_session: Any) -> None:
+            for change in sync_session.info.pop(_AFTER_COMMIT, []):
+                change()
+
+        def rolled_back(sync_session: Any, previous_transaction: Any = None) -> None:
+            sync_session.info.pop(_AFTER_COMMIT, None)
+
+        event.listen(session.sync_session, "after_commit", committed, once=True)
+        event.listen(session.sync_session, "after_soft_rollback", rolled_back, once=True)
+    pending.append(apply)
+
+
 class StepStore:
     """Reads and writes steps inside a caller's transaction.
 
@@ -170,7 +193,8 @@ class StepStore:
         dialect = (await session.connection()).dialect.name
         await session.execute(_upsert(dialect, row))
         if channel in self.cached:
-            self._remember(key, step)
+            kept = step.copy()
+            _after_commit(session, lambda: self._remember(key, kept))
 
     async def move(
         self,
@@ -197,17 +221,21 @@ class StepStore:
                 col(ConversationState.state).in_([s.value for s in only_from])
             )
         await session.execute(statement)
-        known = self._steps.get(key)
-        if known is not None and (not only_from or known.state in only_from):
-            known.state = state
-            for name, value in changes.items():
-                setattr(known, name, value)
+
+        def moved() -> None:
+            known = self._steps.get(key)
+            if known is not None and (not only_from or known.state in only_from):
+                known.state = state
+                for name, value in changes.items():
+                    setattr(known, name, value)
+
+        _after_commit(session, moved)
 
     def forget_cached(self, channel: str, user_key: str) -> None:
         self._steps.pop(step_id(channel, user_key), None)
 
     async def forget(self, session: AsyncSession, channel: str, user_key: str) -> None:
-        self.forget_cached(channel, user_key)
+        _after_commit(session, lambda: self.forget_cached(channel, user_key))
         await session.execute(
             delete(ConversationState).where(col(ConversationState.id) == step_id(channel, user_key))
         )

@@ -48,6 +48,9 @@ ADVISOR_DESCRIBE = (
     "也可以直接点“直接转人工”。"
 )
 SKIP_DESCRIBING = "直接转人工"
+ADVISOR_PRIVATELY = (
+    "要联系养老顾问，请私聊我（点我的头像，再点“发消息”），这样顾问的回复只有您能看到。"
+)
 CANCEL = "不用了"
 ADVISOR_CANCELLED = "好的，不转人工了。有问题可以直接打字问我。"
 ADVISOR_OFFER = "如果想请养老顾问帮您看看，点下面的“联系养老顾问”。"

@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -67,6 +67,12 @@ async def redeem_link_code(
     if user is None or user.disabled:
         return None
     before = {"telegram_user_id": user.telegram_user_id}
+    # One Telegram account is one person: an earlier link of it to another account ends.
+    await session.execute(
+        update(StaffUser)
+        .where(col(StaffUser.telegram_user_id) == telegram_user_id, col(StaffUser.id) != user.id)
+        .values(telegram_user_id=None)
+    )
     user.telegram_user_id = telegram_user_id
     audit.record(
         session,

@@ -40,6 +40,16 @@ MEDIA_NAMES = {
 }
 
 
+NEED_CHARS = 800
+CARD_CHARS = 3000
+
+
+def _cut(text: str | None, limit: int) -> str:
+    if not text:
+        return ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def case_number(case: Escalation) -> str:
     return f"#{case.id}"
 
@@ -84,7 +94,7 @@ def card(case: Escalation, tz: ZoneInfo, facts: CardFacts) -> Card:
         waiting = f"（已等待 {_minutes(case.waiting_since or case.opened_at, now)} 分钟）"
     lines.append(f"提出时间：{opened.month}月{opened.day}日 {opened:%H:%M}{waiting}")
     lines.append(f"渠道：{'Telegram' if case.channel == 'telegram' else '网页'}")
-    lines.append(f"居民说：{case.need or '（没有留言，请直接问居民）'}")
+    lines.append(f"居民说：{_cut(case.need, NEED_CHARS) or '（没有留言，请直接问居民）'}")
     context = context_of(case)
     guesses = [g for g in context.get("guesses", []) if isinstance(g, dict)]
     if guesses:
@@ -94,7 +104,8 @@ def card(case: Escalation, tz: ZoneInfo, facts: CardFacts) -> Card:
     if turns:
         lines.append(f"之前的对话（最近 {len(turns)} 条）：")
         for n, turn in enumerate(turns, start=1):
-            lines.append(f"{n}. 居民：{turn.get('q', '')} → 助手：{turn.get('a', '')}")
+            question, answer = str(turn.get("q", "")), str(turn.get("a", ""))
+            lines.append(f"{n}. 居民：{_cut(question, 80)} → 助手：{_cut(answer, 40)}")
     if case.callback_requested_at is not None:
         today = now.astimezone(tz).date()
         when = window_text(case.callback_day, case.callback_afternoon, today)
@@ -114,7 +125,8 @@ def card(case: Escalation, tz: ZoneInfo, facts: CardFacts) -> Card:
             rows.append(
                 tuple(CalledBack(case.id, key).button(label) for key, label in _CALLED.items())
             )
-    return Card(case.id, topic_name(case), "\n".join(lines), tuple(rows))
+    # Under Telegram's 4,096 with room for escaping: the whole need is in the transcript.
+    return Card(case.id, topic_name(case), _cut("\n".join(lines), CARD_CHARS), tuple(rows))
 
 
 _CALLED = {"solved": "已回电·解决", "more": "已回电·再跟进", "missed": "没人接"}

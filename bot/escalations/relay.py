@@ -19,6 +19,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
@@ -34,6 +35,15 @@ from bot.residents import reach
 from bot.residents.models import ESCALATION
 
 log = logging.getLogger(__name__)
+
+
+class NotYet(Exception):
+    """Cannot be sent now (Telegram not connected): the message stays pending."""
+
+
+class NoChat(Exception):
+    """There is no chat to send it to (the chat id was not kept, or is gone)."""
+
 
 STALE_AFTER = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
@@ -148,7 +158,7 @@ class Relay:
                         col(Escalation.desk_claimed_at) < now - STALE_AFTER,
                     ),
                 )
-                .values(desk_claimed_at=now)
+                .values(desk_claimed_at=datetime.now(self.tz))
             )
             return bool(getattr(result, "rowcount", 0) == 1)
 
@@ -199,11 +209,12 @@ class Relay:
         message: EscalationMessage,
         side: str,
         now: datetime,
-        send: Callable[..., Awaitable[None]],
+        send: Callable[..., Awaitable[int | None]],
         case: Escalation,
         *args: object,
     ) -> Delivery | None:
-        """Take one message for one side and send it: how it went (None: another took it)."""
+        """Take one message for one side and send it: how it went (None: another took it, or
+        it cannot be sent yet)."""
         column = getattr(EscalationMessage, side)
         async with self.sessions() as session, session.begin():
             result = await session.execute(
@@ -212,7 +223,9 @@ class Relay:
                 .values(
                     {
                         column: Delivery.sending,
-                        "sending_since": now,
+                        # The moment it is taken, not the sweep's: a long sweep must not make
+                        # its own rows look stale to another replica.
+                        "sending_since": datetime.now(self.tz),
                         "attempts": col(EscalationMessage.attempts) + 1,
                     }
                 )
@@ -220,45 +233,57 @@ class Relay:
             if getattr(result, "rowcount", 0) != 1:
                 return None  # another sender took it
         state: Delivery
+        posted: int | None = None
         try:
-            await send(message, case, *args)
+            posted = await send(message, case, *args)
             state = Delivery.sent
+        except NotYet:
+            state = Delivery.pending  # Telegram not connected yet: the sweeper sends it later
+        except NoChat:
+            state = Delivery.failed  # no chat id kept (the case has ended): nothing to send to
         except Unreachable:
             state = Delivery.failed
             await self._blocked(case, now)
         except Exception:
-            log.exception(
-                "relay failed; tried again", extra={"escalation_message": message.id, "side": side}
-            )
+            where = {"escalation_message": message.id, "side": side}
+            log.exception("relay failed; tried again", extra=where)
             state = Delivery.failed if message.attempts + 1 >= MAX_ATTEMPTS else Delivery.pending
+        # Recorded apart from the sending: a failure here must not make a sent message look
+        # unsent (it would be sent again).
+        values: dict[Any, object] = {column: state, "sending_since": None}
+        if posted is not None and side == "to_desk":
+            values["desk_message_id"] = posted
         async with self.sessions() as session, session.begin():
             await session.execute(
                 update(EscalationMessage)
                 .where(col(EscalationMessage.id) == message.id)
-                .values({column: state, "sending_since": None})
+                .values(values)
             )
+        if side == "to_resident" and message.kind == "closed" and state != Delivery.pending:
+            await self._release(case)
         return state
 
-    async def _to_desk(self, message: EscalationMessage, case: Escalation) -> None:
+    async def _to_desk(self, message: EscalationMessage, case: Escalation) -> int:
         assert self.desk is not None and case.card_message_id is not None
         ref = DeskRef(case.desk_chat_id or 0, case.desk_thread_id, case.card_message_id)
-        posted = await self.desk.post(ref, to_desk(message))
-        async with self.sessions() as session, session.begin():
-            await session.execute(
-                update(EscalationMessage)
-                .where(col(EscalationMessage.id) == message.id)
-                .values(desk_message_id=posted)
-            )
+        return await self.desk.post(ref, to_desk(message))
 
     async def _to_resident(
         self, message: EscalationMessage, case: Escalation, chat_id: str | None
     ) -> None:
-        if self.line is None or chat_id is None:
-            raise Unreachable("no chat id kept for this resident")
+        if self.line is None:
+            raise NotYet("Telegram is not connected")
+        if chat_id is None:
+            raise NoChat("no chat id kept for this resident")
         assert case.id is not None
         await self.line.send(chat_id, to_resident(message, case.id))
-        if message.kind == "closed" and case.user_key is not None:
-            # The resident has been told: the chat id has served its purpose.
+
+    async def _release(self, case: Escalation) -> None:
+        """The resident has been told the case closed (or cannot be): the chat id has served
+        its purpose."""
+        if case.user_key is None or case.id is None:
+            return
+        try:
             async with self.sessions() as session, session.begin():
                 current = await self.cases.get(session, case.id)
                 if current is not None and current.state == CaseState.closed:
@@ -269,6 +294,8 @@ class Relay:
                         purpose=ESCALATION,
                         now=datetime.now(self.tz),
                     )
+        except Exception:
+            log.exception("could not drop a resident's chat id; retention drops it later")
 
     async def _blocked(self, case: Escalation, now: datetime) -> None:
         assert case.id is not None

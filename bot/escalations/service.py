@@ -193,7 +193,8 @@ class Cases(CaseRecords):
                     purpose=ESCALATION,
                     now=now,
                 )
-        self.audit(session, case, actor, "escalation_closed", now, note=note or by)
+        # The note stays on the case (scrubbed with it); the audit says only who closed it.
+        self.audit(session, case, actor, "escalation_closed", now, note=by)
         return case
 
     async def reopen(
@@ -219,6 +220,17 @@ class Cases(CaseRecords):
             or await self.current(session, channel, user_key) is not None
         ):
             return None
+        # Conditional, like every transition: of two presses of 重新联系养老顾问, one reopens.
+        if not changed(
+            await session.execute(
+                update(Escalation)
+                .where(col(Escalation.id) == case_id, col(Escalation.state) == CaseState.closed)
+                .values(state=CaseState.open)
+            )
+        ):
+            return None
+        case = await self.get(session, case_id)
+        assert case is not None
         case.state, case.advisor_id, case.claimed_at = CaseState.open, None, None
         case.closed_at = case.closed_by = case.close_note = None
         case.reopened += 1

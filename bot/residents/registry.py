@@ -32,6 +32,7 @@ _SCRUBBED_CASE: Mapping[str, Any] = {
     "need": None,
     "context": None,
     "phone_sealed": None,
+    "close_note": None,
 }
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from telegram import Message, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -46,7 +47,11 @@ def _is_advisor_button(data: object) -> bool:
 
 
 async def _notice(message: Message, text: str) -> None:
-    await message.reply_text(text, do_quote=True)
+    try:
+        await message.reply_text(text, do_quote=True)
+    except TelegramError as exc:
+        # A closed topic takes no reply: nothing more to say there.
+        log.info("could not answer in the advisors' group", extra={"reason": str(exc)})
 
 
 async def on_card_button(update: Update, context: MinzhengContext) -> None:

@@ -65,7 +65,9 @@ class TelegramDesk:
                 from_chat_id=post.copy_from[0],
                 message_id=post.copy_from[1],
                 message_thread_id=ref.thread_id,
-                caption=html.escape(post.text, quote=False)[:1024],
+                # Telegram's 1,024 count the text as shown: cut it before escaping, so that no
+                # entity such as &amp; is cut in two.
+                caption=html.escape(post.text[:1000], quote=False),
                 parse_mode=ParseMode.HTML,
                 reply_parameters=reply_to,
             )

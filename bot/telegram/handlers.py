@@ -174,8 +174,11 @@ async def _answer(
             if delay:
                 await asyncio.sleep(delay)
             try:
+                # Only a private chat is kept to answer in: an advisor's answer must never
+                # land in a group the resident wrote from.
+                private = message.chat.type == ChatType.PRIVATE
                 replies = await services.conversation.handle(
-                    "telegram", key, action, chat_id=str(message.chat_id)
+                    "telegram", key, action, chat_id=str(message.chat_id) if private else None
                 )
             except (KnowledgeNotReady, DirectoryNotReady):
                 replies = [Reply(texts.STARTING)]

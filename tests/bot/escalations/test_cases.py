@@ -312,3 +312,31 @@ async def test_waiting_counts_only_office_hours(world: World) -> None:
     assert not [p for _, p in world.desk.posts if "还没有顾问认领" in p.text]
     await sweeper.run_once(opened.replace(hour=13, minute=5))
     assert [p for _, p in world.desk.posts if "还没有顾问认领" in p.text]
+
+
+async def test_while_telegram_is_not_connected_an_answer_waits(world: World) -> None:
+    """No line to the resident yet (Telegram starting, or away): the advisor's answer stays
+    pending for the sweeper; the case is not taken for a resident who blocked the bot."""
+    await world.say(Text(texts.ADVISOR), TUESDAY_10)
+    await world.say(Text("想申请居家照护"), TUESDAY_10)
+    advisor = await world.advisor()
+    case = await world.case()
+    assert case.id is not None
+    world.relay.line = None
+    async with world.sessions() as session, session.begin():
+        await world.cases.from_advisor(
+            session, case.id, advisor, text="您好", via="console", now=TUESDAY_10
+        )
+    case_id = case.id
+    await world.relay.sync(case_id, TUESDAY_10)
+    assert (await world.case()).state == "claimed"
+    async with world.sessions() as session:
+        answer = (
+            await session.execute(
+                select(EscalationMessage).where(col(EscalationMessage.author) == "advisor")
+            )
+        ).scalar_one()
+    assert answer.to_resident == Delivery.pending
+    world.relay.line = world.line
+    await world.relay.sync(case_id, TUESDAY_10)
+    assert [r.text for _, r in world.line.sent][-1].endswith("：您好")

@@ -314,3 +314,12 @@ async def test_outside_office_hours_the_resident_is_told_when(
     assert "37009999" in replies[1]["text"] and "12345" in replies[1]["text"]
     # The case waits for the advisors all the same.
     await _until(lambda: fake_bot_api.topics)
+
+
+async def test_from_a_group_the_resident_is_asked_to_write_privately(desk: Desk) -> None:
+    """An advisor's answer must never land in a group the resident wrote from."""
+    group = -100777
+    desk.api.push_group_text(group, RESIDENT, "@songjiang_minzheng_test_bot 联系养老顾问")
+    [reply] = await _until(lambda: desk.api.messages_to(group))
+    assert reply["text"] == texts.ADVISOR_PRIVATELY
+    assert not desk.api.topics
