@@ -141,7 +141,10 @@ class Relay:
             return
         ref = DeskRef(case.desk_chat_id or 0, case.desk_thread_id, case.card_message_id)
         try:
-            await self.desk.set_closed(ref, closed)
+            if closed and case.closed_by == "stop":
+                await self.desk.delete_case(ref)
+            else:
+                await self.desk.set_closed(ref, closed)
             await self._set(case_id, topic_closed=closed)
         except Exception:
             log.exception("could not close or reopen a case's topic", extra={"case": case_id})
@@ -266,6 +269,9 @@ class Relay:
     async def _to_desk(self, message: EscalationMessage, case: Escalation) -> int:
         assert self.desk is not None and case.card_message_id is not None
         ref = DeskRef(case.desk_chat_id or 0, case.desk_thread_id, case.card_message_id)
+        if message.kind == "ended" and case.closed_by == "stop":
+            # Said in the group's general chat: the case's own topic is about to be deleted.
+            return await self.desk.post_general(ref.chat_id, to_desk(message))
         return await self.desk.post(ref, to_desk(message))
 
     async def _to_resident(

@@ -169,7 +169,8 @@ class Cases(CaseRecords):
         else:
             notices = {
                 "resident": "居民已结束人工服务，案件已结案。",
-                "stop": "居民删除了自己的数据，案件已结案，对话记录已删除。",
+                "stop": f"案件 #{case.id}：居民删除了自己的数据，案件已结案，"
+                "对话记录和这个话题已删除。",
                 "blocked": "居民已屏蔽本助手，消息发不出去，案件已结案。",
             }
             self.add_message(

@@ -96,6 +96,25 @@ class TelegramDesk:
             if not any(word in exc.message for word in _ALREADY):
                 raise
 
+    async def post_general(self, chat_id: int, post: DeskPost) -> int:
+        message = await self.bot.send_message(
+            chat_id, html.escape(post.text, quote=False), parse_mode=ParseMode.HTML
+        )
+        return message.message_id
+
+    async def delete_case(self, ref: DeskRef) -> None:
+        """The resident deleted their data (/stop): the case's topic goes with its messages
+        (in an ordinary group, its card)."""
+        try:
+            if ref.thread_id is not None:
+                await self.bot.delete_forum_topic(ref.chat_id, ref.thread_id)
+            else:
+                await self.bot.delete_message(ref.chat_id, ref.card_message_id)
+        except BadRequest as exc:
+            log.info(
+                "could not delete a case in the advisors' group", extra={"reason": exc.message}
+            )
+
 
 class TelegramLine:
     """Messages to a resident who is not writing at that moment (an advisor's answer)."""

@@ -60,6 +60,13 @@ class FakeDesk:
     async def set_closed(self, ref: DeskRef, closed: bool) -> None:
         self.closed[ref.card_message_id // 100] = closed
 
+    async def delete_case(self, ref: DeskRef) -> None:
+        self.cards.pop(ref.card_message_id // 100, None)
+
+    async def post_general(self, chat_id: int, post: DeskPost) -> int:
+        self.posts.append((0, post))
+        return len(self.posts)
+
 
 class FakeLine:
     def __init__(self) -> None:

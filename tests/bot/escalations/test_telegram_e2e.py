@@ -242,7 +242,11 @@ async def test_stop_mid_case_closes_it_and_deletes_the_transcript(desk: Desk) ->
     desk.api.push_text(RESIDENT, "/stop")
     replies = await desk.resident_gets(4)
     assert replies[3]["text"] == texts.DATA_DELETED
-    await _until(lambda: any("删除了自己的数据" in m.get("text", "") for m in desk.in_topic()))
+    # The advisors are told in the group's general chat, and the case's topic is deleted.
+    await _until(
+        lambda: any("删除了自己的数据" in m.get("text", "") for m in desk.api.messages_to(GROUP))
+    )
+    await _until(lambda: not desk.api.topics)
     async with desk.client.app[keys.SESSIONS]() as session:
         case = (await session.execute(select(Escalation))).scalars().one()
         kept = await session.scalar(
