@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -42,87 +43,73 @@ MAX_NOTE_CHARS = 2000
 DRAFT_CATEGORY = "养老"
 TITLE_CHARS = 30
 
-Action = Callable[[Cases, AsyncSession, int, Staff, dict[str, str], datetime], Awaitable[None]]
+
+@dataclass(frozen=True)
+class Acting:
+    """One button pressed on a case's page: by whom, on which case, with the form's fields,
+    in the transaction the action runs in."""
+
+    cases: Cases
+    session: AsyncSession
+    case_id: int
+    staff: Staff
+    fields: dict[str, str]
+    moment: datetime
+
+    @property
+    def advisor(self) -> Advisor:
+        return Advisor(self.staff.user_id, self.staff.name)
 
 
-def _advisor(staff: Staff) -> Advisor:
-    return Advisor(staff.user_id, staff.name)
+Action = Callable[[Acting], Awaitable[None]]
 
 
-async def _claim(
-    cases: Cases,
-    session: AsyncSession,
-    case_id: int,
-    staff: Staff,
-    fields: dict[str, str],
-    moment: datetime,
-) -> None:
-    claimed = await cases.claim(session, case_id, _advisor(staff), now=moment)
+async def _claim(act: Acting) -> None:
+    claimed = await act.cases.claim(act.session, act.case_id, act.advisor, now=act.moment)
     if not claimed.won:
         if claimed.holder is None:
             raise Refused("这个案件已经结案了。")
         raise Refused(f"晚了一步：这个案件已由工号 {claimed.holder} 认领。")
 
 
-async def _reply(
-    cases: Cases,
-    session: AsyncSession,
-    case_id: int,
-    staff: Staff,
-    fields: dict[str, str],
-    moment: datetime,
-) -> None:
-    await cases.from_advisor(
-        session, case_id, _advisor(staff), text=_reply_text(fields), via="console", now=moment
+async def _reply(act: Acting) -> None:
+    await act.cases.from_advisor(
+        act.session,
+        act.case_id,
+        act.advisor,
+        text=_reply_text(act.fields),
+        via="console",
+        now=act.moment,
     )
 
 
-async def _close(
-    cases: Cases,
-    session: AsyncSession,
-    case_id: int,
-    staff: Staff,
-    fields: dict[str, str],
-    moment: datetime,
-) -> None:
-    note = fields.get("note", "").strip()[:MAX_NOTE_CHARS] or None
-    closed = await cases.close(
-        session,
-        case_id,
+async def _close(act: Acting) -> None:
+    note = act.fields.get("note", "").strip()[:MAX_NOTE_CHARS] or None
+    closed = await act.cases.close(
+        act.session,
+        act.case_id,
         # Staff close a case as the bureau; the resident is told either way.
-        by="staff" if staff.role == Role.staff else "advisor",
-        actor=staff.name,
+        by="staff" if act.staff.role == Role.staff else "advisor",
+        actor=act.staff.name,
         note=note,
-        now=moment,
+        now=act.moment,
     )
     if closed is None:
         raise Refused("这个案件已经结案了。")
 
 
-async def _called(
-    cases: Cases,
-    session: AsyncSession,
-    case_id: int,
-    staff: Staff,
-    fields: dict[str, str],
-    moment: datetime,
-) -> None:
-    result = fields.get("result", "")
+async def _called(act: Acting) -> None:
+    result = act.fields.get("result", "")
     if result not in callbacks.CALL_RESULTS:
         raise Refused("请选择回电的结果。")
-    await callbacks.mark_called(cases, session, case_id, _advisor(staff), result=result, now=moment)
+    await callbacks.mark_called(
+        act.cases, act.session, act.case_id, act.advisor, result=result, now=act.moment
+    )
 
 
-async def _offer_callback(
-    cases: Cases,
-    session: AsyncSession,
-    case_id: int,
-    staff: Staff,
-    fields: dict[str, str],
-    moment: datetime,
-) -> None:
+async def _offer_callback(act: Acting) -> None:
     """转电话回访: the resident is asked for a number (with the consent text)."""
-    await callbacks.offer_callback(cases, session, case_id, now=moment)
+    await callbacks.offer_callback(act.cases, act.session, act.case_id, now=act.moment)
 
 
 ACTIONS: dict[str, Action] = {
@@ -179,7 +166,7 @@ async def act(request: web.Request) -> web.StreamResponse:
         async with request.config_dict[keys.SESSIONS]() as session, session.begin():
             if await cases.get(session, case_id) is None:
                 return page(request, 404, NO_CASE, title="找不到")
-            await ACTIONS[action](cases, session, case_id, staff, fields, now(request))
+            await ACTIONS[action](Acting(cases, session, case_id, staff, fields, now(request)))
     except Refused as refused:
         kept = _reply_text(fields) if action == "reply" else ""
         return await show(request, case_id, error=str(refused), status=409, reply=kept)
