@@ -100,7 +100,10 @@ def case_lines(case: dict[str, Any], names: dict[int, str]) -> list[str]:
     if case["reopened"]:
         lines.append(f"重新打开：{case['reopened']} 次")
     if case["guesses"]:
-        lines.append(f"助手的猜测：{'；'.join(str(g) for g in case['guesses'])}")
+        # Imported here: `minzheng --help` loads no escalation module.
+        from bot.escalations.cards import guesses_text
+
+        lines.append(f"助手的猜测：{guesses_text(case['guesses'])}")
     callback = case["callback"]
     if callback is not None:
         done = f"，{callback['result']}" if callback["result"] else ""

@@ -50,6 +50,11 @@ def _cut(text: str | None, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def guesses_text(guesses: list[dict[str, Any]]) -> str:
+    """The bot's guesses as people read them: 标题（0.62）；…"""
+    return "；".join(f"{g.get('title')}（{float(g.get('score') or 0):.2f}）" for g in guesses)
+
+
 def case_number(case: Escalation) -> str:
     return f"#{case.id}"
 
@@ -98,8 +103,7 @@ def card(case: Escalation, tz: ZoneInfo, facts: CardFacts) -> Card:
     context = context_of(case)
     guesses = [g for g in context.get("guesses", []) if isinstance(g, dict)]
     if guesses:
-        named = "；".join(f"{g.get('title')}（{g.get('score', 0):.2f}）" for g in guesses[:3])
-        lines.append(f"助手猜测：{named}")
+        lines.append(f"助手猜测：{guesses_text(guesses[:3])}")
     turns = [t for t in context.get("turns", []) if isinstance(t, dict)][-MAX_TURNS:]
     if turns:
         lines.append(f"之前的对话（最近 {len(turns)} 条）：")
