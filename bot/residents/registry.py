@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
@@ -22,6 +22,17 @@ from bot.console.models import DismissedQuestion
 from bot.conversation.models import AnswerFeedback, ConversationState, QuestionLog
 from bot.escalations.models import CaseState, Escalation, EscalationMessage
 from bot.residents.models import Resident
+from jobs.models import (
+    FINAL_STATES,
+    CaregiverLink,
+    CareState,
+    CodeAttempt,
+    OutboxRow,
+    ReminderChange,
+    ReminderFact,
+    ReminderProfile,
+    ReminderSubscription,
+)
 
 Match = Callable[[str, str], ColumnElement[bool]]
 Aged = Callable[[datetime], ColumnElement[bool]]
@@ -70,6 +81,16 @@ def _closed_case_ids(cutoff: datetime) -> Any:
     )
 
 
+def _no_profile(model: Any) -> Aged:
+    """Rows of a resident whose reminder profile is gone (consent withdrawn or aged out)."""
+    return lambda cutoff: (
+        ~exists().where(
+            col(ReminderProfile.channel) == col(model.channel),
+            col(ReminderProfile.user_key) == col(model.user_key),
+        )
+    )
+
+
 REGISTRY: tuple[ResidentData, ...] = (
     ResidentData(
         "escalation_message",
@@ -90,14 +111,75 @@ REGISTRY: tuple[ResidentData, ...] = (
         ),
         scrub=_SCRUBBED_CASE,
     ),
+    # Reminders: a profile is kept while the resident wants reminders; one who blocked the bot
+    # for the whole period is forgotten, and with the profile go its topics and changes.
+    ResidentData(
+        "reminder_profile",
+        ReminderProfile,
+        _by_key(ReminderProfile),
+        lambda cutoff: col(ReminderProfile.inactive_since) < cutoff,
+    ),
+    ResidentData(
+        "reminder_subscription",
+        ReminderSubscription,
+        _by_key(ReminderSubscription),
+        _no_profile(ReminderSubscription),
+    ),
+    ResidentData(
+        "reminder_change", ReminderChange, _by_key(ReminderChange), _no_profile(ReminderChange)
+    ),
+    ResidentData(
+        "reminder_fact",
+        ReminderFact,
+        _by_key(ReminderFact),
+        lambda cutoff: or_(
+            col(ReminderFact.due_on) < cutoff.date(), _no_profile(ReminderFact)(cutoff)
+        ),
+    ),
+    ResidentData(
+        "reminder_code_attempt",
+        CodeAttempt,
+        _by_key(CodeAttempt),
+        lambda cutoff: col(CodeAttempt.at) < cutoff,
+    ),
+    ResidentData(
+        "reminder_caregiver",
+        CaregiverLink,
+        lambda channel, user_key: or_(
+            col(CaregiverLink.resident_key) == user_key,
+            col(CaregiverLink.caregiver_key) == user_key,
+        ),
+        lambda cutoff: or_(
+            col(CaregiverLink.ended_at) < cutoff,
+            and_(
+                col(CaregiverLink.state) == CareState.invited,
+                col(CaregiverLink.expires_at) < cutoff,
+            ),
+        ),
+    ),
+    # What was sent stays in the history for the period, then goes (the sent log keeps only
+    # hashes, for the anti-fraud check).
+    ResidentData(
+        "reminder_outbox",
+        OutboxRow,
+        lambda channel, user_key: or_(
+            col(OutboxRow.recipient_key) == user_key, col(OutboxRow.for_key) == user_key
+        ),
+        lambda cutoff: and_(
+            col(OutboxRow.state).in_(FINAL_STATES), col(OutboxRow.updated_at) < cutoff
+        ),
+    ),
     ResidentData(
         "resident",
         Resident,
         lambda channel, user_key: and_(
             col(Resident.channel) == channel, col(Resident.user_key) == user_key
         ),
-        # Only residents no purpose keeps reachable.
-        lambda cutoff: and_(col(Resident.updated_at) < cutoff, col(Resident.reachable_for) == ""),
+        # Only residents no purpose keeps reachable, or who blocked the bot for the period.
+        lambda cutoff: and_(
+            col(Resident.updated_at) < cutoff,
+            or_(col(Resident.reachable_for) == "", col(Resident.inactive_since) < cutoff),
+        ),
     ),
     ResidentData(
         "conversation_state",

@@ -115,10 +115,11 @@ def test_every_table_with_residents_data_is_in_the_registry() -> None:
     it would be missed by both."""
     from bot.models import metadata
 
-    keyed = {t.name for t in metadata().tables.values() if "user_key" in t.columns}
+    keys = {"user_key", "recipient_key", "resident_key", "caregiver_key", "for_key"}
+    keyed = {t.name for t in metadata().tables.values() if keys & set(t.columns.keys())}
     listed = {data.name for data in REGISTRY}
     assert keyed and keyed <= listed, keyed - listed
-    assert {"conversation_state", "resident", "escalation"} <= listed
+    assert {"conversation_state", "resident", "escalation", "reminder_outbox"} <= listed
 
 
 async def test_a_naive_time_is_refused(sessions: async_sessionmaker[AsyncSession]) -> None:
