@@ -30,7 +30,7 @@ How it is measured, and why so:
   message.
 - The echo bot "same builder", a reference: python-telegram-bot exactly as the service
   configures it: it calls ``bot.telegram.lifecycle.build_application`` (base URL,
-  ``AiohttpRequest``, ``AIORateLimiter(overall_max_rate=MINZHENG_SEND_RATE, max_retries=3)``,
+  ``AiohttpRequest``, the shared rate limiter at ``MINZHENG_SEND_RATE`` with three retries,
   ``concurrent_updates(True)``), removes the service's handlers and adds the echo handler. The
   ratio to it is the share of a reply's cost that is the service's own work (matcher, keyboards,
   the longer answer to send and to read back) rather than python-telegram-bot's. Since the
@@ -41,8 +41,8 @@ How it is measured, and why so:
   both should reach 30 replies/s, so this only shows that the service keeps up with the ceiling.
   "uncapped": what each bot can do. The service cannot be configured above 30/s, so the service
   and the same-builder echo bot are started with one change made before start:
-  ``bot.telegram.lifecycle.AIORateLimiter`` builds the limiter with ``overall_max_rate=0`` (no
-  overall cap; the limiter and its per-call work stay). The bare echo bot has no limiter at all.
+  ``bot.telegram.lifecycle.SendBudget`` is built with a rate of 10^9 a second (no overall cap;
+  the limiter and its per-call work stay). The bare echo bot has no limiter at all.
 - A second reference row, uncapped: the same-builder echo bot with ``concurrent_updates(32)``.
 - Rounds. The uncapped bots (the three echo bots, the service) are started once and kept
   polling; then the bursts alternate between them, ``--rounds`` times (3), the order reversed
@@ -737,14 +737,13 @@ async def ask_figures(
 def lift_send_cap() -> None:
     """Make ``build_application`` build its rate limiter without the overall cap (nothing else
     changes: the limiter stays, with its group limits and retries)."""
-    from telegram.ext import AIORateLimiter
-
     import bot.telegram.lifecycle as lifecycle
+    from bot.telegram.ratelimit import SendBudget
 
-    def uncapped(overall_max_rate: float = 0.0, max_retries: int = 0) -> AIORateLimiter:
-        return AIORateLimiter(overall_max_rate=0, max_retries=max_retries)
+    def uncapped(rate: float) -> SendBudget:
+        return SendBudget(1e9)
 
-    vars(lifecycle)["AIORateLimiter"] = uncapped
+    vars(lifecycle)["SendBudget"] = uncapped
 
 
 def role_echo(uncapped: bool, concurrency: int, bare: bool = False) -> None:
@@ -901,8 +900,8 @@ def print_telegram(results: list[TelegramResult], args: argparse.Namespace) -> N
             continue
         if mode == "uncapped":
             what = (
-                "no overall send cap: build_application's AIORateLimiter with "
-                "overall_max_rate=0 (patched at start, see the docstring); the bare echo bot "
+                "no overall send cap: build_application's SendBudget at 10^9 a second "
+                "(patched at start, see the docstring); the bare echo bot "
                 "has no limiter"
             )
         else:

@@ -19,7 +19,7 @@ How it is measured:
   in the double (waking the service's pending getUpdates) to the moment the double has read the
   service's sendMessage or copyMessage carrying the token to the other side.
 - Telegram lets a bot send at most 20 messages a minute into one group, and the service's rate
-  limiter (PTB's ``AIORateLimiter``) keeps to it: every card, every resident's message relayed
+  limiter (``bot.telegram.ratelimit``) keeps to it: every card, every resident's message relayed
   and every alert is one of them, so 50 cases opened at once would take five minutes to get
   their cards, and the residents' side could relay only 20 messages a minute in all. That is a
   limit of Telegram, not of the relay. To measure the relay itself, the service runs here with
@@ -269,17 +269,14 @@ async def main(args: argparse.Namespace) -> None:
 def role_serve() -> None:
     """``minzheng serve`` with Telegram's 20-a-minute group limit lifted from its rate limiter
     (the overall limit, MINZHENG_SEND_RATE, and the retries stay)."""
-    from telegram.ext import AIORateLimiter
-
     import bot.telegram.lifecycle as lifecycle
     from bot.cli import main as minzheng
+    from bot.telegram.ratelimit import SendBudget, SharedRateLimiter
 
-    def without_group_limit(overall_max_rate: float, max_retries: int) -> AIORateLimiter:
-        return AIORateLimiter(
-            overall_max_rate=overall_max_rate, group_max_rate=0, max_retries=max_retries
-        )
+    def without_group_limit(budget: SendBudget, max_retries: int) -> SharedRateLimiter:
+        return SharedRateLimiter(budget, max_retries, group_per_minute=None)
 
-    vars(lifecycle)["AIORateLimiter"] = without_group_limit
+    vars(lifecycle)["SharedRateLimiter"] = without_group_limit
     sys.exit(minzheng(["serve"]))
 
 

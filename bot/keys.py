@@ -12,6 +12,7 @@ from bot.database import DatabaseState
 from bot.escalations.relay import Relay
 from bot.escalations.service import Cases
 from bot.keyring import KeyRing
+from bot.reminders.service import Reminders
 from bot.settings import Settings
 from bot.web.metrics import HttpMetrics
 from directory.service import Directory
@@ -28,6 +29,7 @@ CONVERSATION = web.AppKey("conversation", Conversation)
 KEYRING = web.AppKey("keyring", KeyRing)
 CASES = web.AppKey("cases", Cases)
 RELAY = web.AppKey("relay", Relay)
+REMINDERS = web.AppKey("reminders", Reminders)
 if TYPE_CHECKING:
     from telegram.ext import Application as TelegramApplication
 

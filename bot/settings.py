@@ -65,6 +65,7 @@ ACCEPTS: dict[str, str] = {
     "(purposes: pseudonym, chat-cookie, csrf, sealed)",
     "timezone": "an IANA time zone name such as Asia/Shanghai",
     "send_rate": "messages per second, a number above 0 and at most 30",
+    "reminders_per_week": "a whole number from 1 to 14",
     "question_log_days": "a whole number of days from 1 to 3650",
     "secret_key": "at least 32 characters that are not a placeholder; unset to generate one",
     "public_url": "the https URL residents and staff reach the service at, e.g. "
@@ -97,6 +98,8 @@ class Settings(BaseSettings):
     advisor_hours: str = "08:30-11:30,13:00-17:00"
     timezone: str = "Asia/Shanghai"
     send_rate: Annotated[float, Field(gt=0, le=30)] = 25.0
+    # The most reminders one resident gets in any seven days; more wait (or lapse).
+    reminders_per_week: Annotated[int, Field(ge=1, le=14)] = 3
     # How long residents' questions, feedback and conversation steps are kept.
     question_log_days: Annotated[int, Field(ge=1, le=3650)] = 180
     secret_key: SecretStr | None = None

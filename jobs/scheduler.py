@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 TICK_EVERY_S = 60.0
 PURGE_AT = (3, 30)  # 03:30, when nobody is waiting for a reminder
+# How long stopping waits for a job or the sends in flight (HTTP timeouts are shorter).
+STOP_WAIT_S = 20.0
 
 
 class Ticks:
@@ -38,6 +40,7 @@ class Ticks:
         tz: ZoneInfo,
         clock: Callable[[], datetime],
         purge: Callable[[datetime], Awaitable[Any]] | None = None,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.sessions = sessions
         self.leadership = leadership
@@ -45,31 +48,63 @@ class Ticks:
         self.tz = tz
         self.clock = clock
         self.purge_expired = purge
+        # Whether there is a way to send (Telegram connected): rows wait in the outbox till then.
+        self.ready = ready
         self.since: datetime | None = None
         self.draining: asyncio.Task[DrainReport] | None = None
         self.next_tick_at: datetime | None = None
         self.next_purge_at: datetime | None = None
         self._purged_once = False
+        self.purging: asyncio.Future[Any] | None = None
+        self._jobs: set[asyncio.Task[Any]] = set()
+        self.stopping = False
 
     @property
     def leading(self) -> bool:
         return self.leadership.leading
 
+    @contextlib.contextmanager
+    def _running(self, job: str) -> Iterator[None]:
+        """The job's task is known to ``close``, which waits for it: a job stopped halfway
+        through a query must not outlive the database engine. A job that fails is logged and
+        runs again at its next time."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._jobs.add(task)
+        try:
+            yield
+        except Exception:
+            log.exception(
+                "a reminders job failed; it runs again at its next time", extra={"job": job}
+            )
+        finally:
+            if task is not None:
+                self._jobs.discard(task)
+
     async def watch(self) -> None:
+        with self._running("leader"):
+            await self._watch()
+
+    async def _watch(self) -> None:
         """Take the lead when it is free; on taking it, tick at once."""
         was = self.leadership.leading
         now_leading = await self.leadership.ensure()
         if now_leading and not was:
             self.since = self.clock()
-            await self.tick()
+            await self._tick()
             if not self._purged_once:
                 self._purged_once = True
-                await self.purge()
+                await self._purge()
         elif was and not now_leading and self.draining is not None:
             self.draining.cancel()
 
     async def tick(self) -> evaluate.Evaluation | None:
-        if not await self.leadership.ensure():
+        with self._running("tick"):
+            return await self._tick()
+        return None
+
+    async def _tick(self) -> evaluate.Evaluation | None:
+        if self.stopping or not await self.leadership.ensure():
             return None
         now = self.clock()
         if self.since is None:
@@ -92,11 +127,15 @@ class Ticks:
 
     def drain_soon(self) -> None:
         """Start draining unless a drain is under way (it sends whatever became due meanwhile)."""
+        if not self.ready():
+            return
         if self.draining is None or self.draining.done():
             self.draining = asyncio.create_task(self._drain(), name="reminders-drain")
 
     async def _drain(self) -> DrainReport:
-        report = await self.sender.drain(keep_going=lambda: self.leadership.leading)
+        report = await self.sender.drain(
+            keep_going=lambda: self.leadership.leading and self.ready() and not self.stopping
+        )
         if any(report.as_dict().values()):
             log.info("reminders sent", extra=report.as_dict())
         with contextlib.suppress(Exception):
@@ -114,10 +153,19 @@ class Ticks:
         return report
 
     async def purge(self) -> None:
+        with self._running("purge"):
+            await self._purge()
+
+    async def _purge(self) -> None:
         if self.purge_expired is None or not await self.leadership.ensure():
             return
+        # Stopping lets a purge under way finish (``close`` waits for it): cancelled halfway,
+        # its delete would be rolled back and leave the connection in doubt for the last writes.
+        self.purging = asyncio.ensure_future(self.purge_expired(self.clock()))
         try:
-            await self.purge_expired(self.clock())
+            await asyncio.shield(self.purging)
+        except asyncio.CancelledError:
+            raise
         except Exception:
             log.exception("retention purge failed; tried again tomorrow")
 
@@ -127,11 +175,32 @@ class Ticks:
             return None
         return await self.draining
 
-    async def close(self) -> None:
-        if self.draining is not None:
-            self.draining.cancel()
+    async def quiesce(self) -> None:
+        """Let the drain under way finish the sends in flight and stop (no new row is taken once
+        ``ready`` says no): a graceful stop leaves no reminder in doubt."""
+        if self.draining is not None and not self.draining.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self.draining), STOP_WAIT_S)
+            except TimeoutError:
+                self.draining.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.draining
+
+    async def close(self) -> None:
+        """After the scheduler stopped: let what its jobs had under way finish (a job stopped
+        halfway through a query must not outlive the database engine), then let go the lead."""
+        self.stopping = True
+        current = asyncio.current_task()
+        jobs = [job for job in self._jobs if job is not current]
+        if jobs:
+            _, late = await asyncio.wait(jobs, timeout=STOP_WAIT_S)
+            for job in late:
+                job.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if self.purging is not None and not self.purging.done():
+            with contextlib.suppress(Exception):
+                await self.purging
+        await self.quiesce()
         await self.leadership.release()
 
 

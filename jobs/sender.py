@@ -151,6 +151,8 @@ class Sender:
         finally:
             for worker in workers:
                 worker.cancel()
+            # A worker stopped halfway through a query must not outlive the engine.
+            await asyncio.gather(*workers, return_exceptions=True)
         return report
 
     async def _work(self, report: DrainReport, keep_going: Callable[[], bool]) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.conversation import advisor, render, texts
+from bot.conversation import advisor, reminders, render, texts
 from bot.conversation.buttons import (
+    REMINDER_KINDS,
     AskAdvisor,
     ChooseCategory,
     Feedback,
@@ -34,7 +35,13 @@ MENU_REPLY = Reply(texts.HELP_TEXT, keyboard=texts.MENU)
 async def on_command(conv: Conversation, turn: Turn, action: Command) -> list[Reply]:
     if action.name == "start":
         turn.step.reset()
+        # Writing again after blocking the bot: reminders may reach the resident again.
+        await reminders.active_again(conv, turn)
         return [Reply(texts.GREETING, keyboard=texts.MENU)]
+    if action.name == "remind":
+        return await reminders.show(conv, turn)
+    if action.name == "bind":
+        return await reminders.bind(conv, turn, action.args)
     if action.name == "hotline":
         return [Reply(texts.HOTLINES)]
     if action.name == "advisor":
@@ -59,6 +66,8 @@ async def on_text(conv: Conversation, turn: Turn, action: Text) -> list[Reply]:
         return await advisor.begin(conv, turn)
     if text == texts.HELP:
         return [MENU_REPLY]
+    if text == texts.REMIND:
+        return await reminders.show(conv, turn)
     return [answer(conv, turn, text)]
 
 
@@ -145,6 +154,8 @@ async def on_press(conv: Conversation, turn: Turn, action: Press) -> list[Reply]
         return [render.ask_location(data.category)]
     if isinstance(data, AskAdvisor):
         return await advisor.begin(conv, turn)
+    if isinstance(data, REMINDER_KINDS):
+        return await reminders.on_press(conv, turn, data)
     if isinstance(data, Resolved | Reopen):
         return await advisor.on_resolved_press(conv, turn, action)
     if isinstance(data, ShowPlace) and (

@@ -129,6 +129,117 @@ class Reopen(ButtonData):
     case_id: int
 
 
+# Reminders (bot.conversation.reminders) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemindSettings(ButtonData):
+    """提醒设置: under every reminder and in the menu."""
+
+    code = "rm-set"
+
+
+@dataclass(frozen=True)
+class RemindConsent(ButtonData):
+    """The answer to the consent text: agreed, or not now."""
+
+    code = "rm-ok"
+    agreed: bool
+
+
+@dataclass(frozen=True)
+class RemindTopic(ButtonData):
+    code = "rm-t"
+    topic: str
+    on: bool
+
+
+@dataclass(frozen=True)
+class SensitiveConsent(ButtonData):
+    """The separate consent for a topic that reveals hardship, then the topic switched on."""
+
+    code = "rm-sens"
+    topic: str
+
+
+@dataclass(frozen=True)
+class Unsubscribe(ButtonData):
+    """退订此类提醒, under a reminder: one press."""
+
+    code = "rm-off"
+    topic: str
+
+
+@dataclass(frozen=True)
+class ReminderDetail(ButtonData):
+    """A sensitive reminder's details, shown only when its recipient presses."""
+
+    code = "rm-show"
+    reminder_id: int
+
+
+@dataclass(frozen=True)
+class RemindChooseTown(ButtonData):
+    code = "rm-towns"
+
+
+@dataclass(frozen=True)
+class RemindTown(ButtonData):
+    code = "rm-town"
+    town: str
+
+
+@dataclass(frozen=True)
+class RemindBirth(ButtonData):
+    code = "rm-birth"
+
+
+@dataclass(frozen=True)
+class RemindChooseQuiet(ButtonData):
+    code = "rm-qs"
+
+
+@dataclass(frozen=True)
+class RemindQuiet(ButtonData):
+    code = "rm-q"
+    choice: int  # an index of jobs.preferences.QUIET_CHOICES
+
+
+@dataclass(frozen=True)
+class RemindStopAll(ButtonData):
+    """全部退订; ``sure`` once the resident confirmed."""
+
+    code = "rm-all"
+    sure: bool
+
+
+@dataclass(frozen=True)
+class InviteCaregiver(ButtonData):
+    code = "rm-invite"
+
+
+@dataclass(frozen=True)
+class AcceptCare(ButtonData):
+    """A family member confirms (or declines) receiving copies."""
+
+    code = "rm-care"
+    link_id: int
+    accepted: bool
+
+
+@dataclass(frozen=True)
+class StopCopies(ButtonData):
+    """Either side ends a family member's copies."""
+
+    code = "rm-care-end"
+    link_id: int
+
+
+@dataclass(frozen=True)
+class RemindDone(ButtonData):
+    code = "rm-done"
+
+
 # Advisors' buttons (on a case's card in their group) -----------------------------------------
 
 
@@ -181,8 +292,25 @@ KINDS: dict[str, type[ButtonData]] = {
         CloseCase,
         OfferCallback,
         CalledBack,
+        RemindSettings,
+        RemindConsent,
+        RemindTopic,
+        SensitiveConsent,
+        Unsubscribe,
+        ReminderDetail,
+        RemindChooseTown,
+        RemindTown,
+        RemindBirth,
+        RemindChooseQuiet,
+        RemindQuiet,
+        RemindStopAll,
+        InviteCaregiver,
+        AcceptCare,
+        StopCopies,
+        RemindDone,
     )
 }
+REMINDER_KINDS = tuple(kind for kind in KINDS.values() if kind.code.startswith("rm-"))
 ADVISOR_KINDS = (Claim, CloseCase, OfferCallback, CalledBack)
 
 

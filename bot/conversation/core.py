@@ -23,11 +23,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.conversation import advisor, answers, texts
+from bot.conversation import advisor, answers, forwarded, reminders, texts
+from bot.conversation.buttons import ReminderDetail, StopCopies, Unsubscribe, decode
 from bot.conversation.messages import (
     Action,
     Command,
     Contact,
+    Forwarded,
     Location,
     Media,
     Press,
@@ -89,6 +91,18 @@ class Handlers:
         return kind[type(action)]
 
 
+def _unless_menu(handler: Handler) -> Handler:
+    """A step awaiting words (a birth month, a code): a menu button's words leave it."""
+
+    async def awaiting(conv: Conversation, turn: Turn, action: Text) -> list[Reply]:
+        if action.text.strip() in texts.MENU_WORDS:
+            turn.step.reset()
+            return await answers.on_text(conv, turn, action)
+        return await handler(conv, turn, action)
+
+    return awaiting
+
+
 IDLE = Handlers(
     text=answers.on_text,
     press=answers.on_press,
@@ -134,7 +148,12 @@ TABLE: dict[State, Handlers] = {
         command=advisor.on_case_command,
     ),
     State.ASK_RESOLVED: Handlers(press=advisor.on_resolved_press),
+    State.AWAIT_BIRTH: Handlers(text=_unless_menu(reminders.on_birth)),
+    State.AWAIT_CODE: Handlers(text=_unless_menu(reminders.on_code)),
+    State.AWAIT_CARE_LABEL: Handlers(text=_unless_menu(reminders.on_care_label)),
 }
+# The buttons under a reminder work whatever the resident is doing (even with an advisor).
+UNDER_A_REMINDER = (ReminderDetail, Unsubscribe, StopCopies)
 
 
 class FallbackStreaks(OrderedDict[str, int]):
@@ -164,6 +183,7 @@ class Conversation:
         office_hours: OfficeHours,
         relay: Relay | None = None,
         question_log: QuestionLogWriter | None = None,
+        reminders_per_week: int = 3,
     ) -> None:
         self.knowledge = knowledge
         self.directory = directory
@@ -172,6 +192,8 @@ class Conversation:
         self.cases = cases
         self.office_hours = office_hours
         self.relay = relay
+        # The weekly cap, as the consent text states it.
+        self.reminders_per_week = reminders_per_week
         # Questions are logged for staff off the reply path: gathered, then written together.
         self.question_log = question_log or QuestionLogWriter(sessions)
         self.entry_replies = EntryReplies()
@@ -246,6 +268,10 @@ class Conversation:
         """The handler of the resident's state for this action (as idle when it has none)."""
         if isinstance(action, Command) and action.name == "stop":
             return [await self._forget(turn)]
+        if isinstance(action, Forwarded):
+            return [await forwarded.check(turn, action)]
+        if isinstance(action, Press) and isinstance(data := decode(action.data), UNDER_A_REMINDER):
+            return await reminders.on_press(self, turn, data)
         handler = TABLE[turn.step.state].for_action(action) or IDLE.for_action(action)
         assert handler is not None
         return await handler(self, turn, action)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 # Telegram allows 64 bytes of callback data; the web chat sends the same strings.
 MAX_BUTTON_DATA_BYTES = 64
@@ -54,9 +55,22 @@ class Press:
 @dataclass(frozen=True)
 class Command:
     name: str  # one of bot.conversation.texts.COMMANDS
+    # What follows the command (``/bind 1234 5678``).
+    args: str = ""
 
 
-Action = Text | Location | Press | Command | Media | Contact
+@dataclass(frozen=True)
+class Forwarded:
+    """A message the resident forwarded to the bot (is this really from the bureau?)."""
+
+    text: str
+    # Telegram says it was sent by this bot itself.
+    from_this_bot: bool
+    # When the forwarded message was first sent, as Telegram gives it.
+    sent_at: datetime | None = None
+
+
+Action = Text | Location | Press | Command | Media | Contact | Forwarded
 
 
 @dataclass(frozen=True)

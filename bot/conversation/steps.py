@@ -35,6 +35,10 @@ class State(StrEnum):
     AWAIT_WINDOW = "await_window"
     # The case was closed: 问题解决了吗？
     ASK_RESOLVED = "ask_resolved"
+    # 提醒设置: the birth year and month, a code (/bind), a name for a family member's copies.
+    AWAIT_BIRTH = "await_birth"
+    AWAIT_CODE = "await_code"
+    AWAIT_CARE_LABEL = "await_care_label"
 
 
 @dataclass

@@ -14,9 +14,13 @@ COMMANDS = {
     "help": "怎么用",
     "hotline": "热线电话",
     "advisor": "联系养老顾问",
+    "remind": "提醒设置",
+    "bind": "输入工作人员或家人给的数字码",
     "stop": "删除我的数据",
 }
-MENU = ((ASK_POLICY, FIND_PLACE), (ADVISOR, HELP))
+REMIND = "提醒设置"
+MENU = ((ASK_POLICY, FIND_PLACE), (ADVISOR, REMIND), (HELP,))
+MENU_WORDS = frozenset(word for row in MENU for word in row)
 
 GREETING = (
     "您好！我是松江民政助手。\n"
@@ -30,7 +34,9 @@ HELP_TEXT = (
     "1. 直接打字提问，比如“老年食堂在哪里”。\n"
     "2. 点“找服务点”，选类别，再发送位置或输入街镇名。\n"
     "3. 点“联系养老顾问”，和养老顾问对话，也可以请顾问打电话给您。\n"
-    "命令：/start 开始，/help 帮助，/hotline 热线电话，/advisor 联系养老顾问，/stop 删除我的数据。"
+    "4. 点“提醒设置”，选您想收到的提醒，比如辅具到期、低保复核、祭扫安排。\n"
+    "命令：/start 开始，/help 帮助，/hotline 热线电话，/advisor 联系养老顾问，"
+    "/remind 提醒设置，/bind 输入数字码，/stop 删除我的数据。"
 )
 HOTLINES = f"“幸福久久”为老服务热线：{HOTLINE}\n市民服务热线：{CITY_HOTLINE}（非民政事务也可以问）"
 ASK_PROMPT = "请直接把您的问题打出来，比如：“怎么申请低保？”“助餐点在哪里？”"
@@ -95,6 +101,7 @@ DETAIL_LABELS = {
 }
 FLOOD_NOTICE = "您发得有点快，我会慢一点、按顺序一条一条回复您，请稍等。"
 DATA_DELETED = (
-    "已删除您在本助手的对话记录、提问记录、反馈，以及和养老顾问的对话和电话号码。\n"
+    "已删除您在本助手的对话记录、提问记录、反馈，和养老顾问的对话和电话号码，"
+    "以及提醒设置和家人副本。\n"
     "以后再发消息，就会重新开始。"
 )

@@ -71,3 +71,13 @@ async def mark_inactive(
     if found is not None:
         found.inactive_since = now
         found.updated_at = now
+
+
+async def active_again(
+    session: AsyncSession, *, channel: str, user_key: str, now: datetime
+) -> None:
+    """The resident wrote again after blocking the bot."""
+    found = await resident(session, channel, user_key)
+    if found is not None and found.inactive_since is not None:
+        found.inactive_since = None
+        found.updated_at = now

@@ -39,6 +39,7 @@ from bot.conversation.messages import (
     Action,
     Command,
     Contact,
+    Forwarded,
     Location,
     Media,
     Press,
@@ -194,8 +195,9 @@ async def on_command(update: Update, context: MinzhengContext) -> None:
     message = update.effective_message
     if message is None or not message.text:
         return
-    name = message.text.split()[0].lstrip("/").split("@")[0].lower()
-    await _answer(update, context, Command(name))
+    head, _, args = message.text.partition(" ")
+    name = head.lstrip("/").split("@")[0].lower()
+    await _answer(update, context, Command(name, args=args.strip()[:100]))
 
 
 async def on_text(update: Update, context: MinzhengContext) -> None:
@@ -251,6 +253,18 @@ async def on_media(update: Update, context: MinzhengContext) -> None:
     await _answer(update, context, action)
 
 
+async def on_forwarded(update: Update, context: MinzhengContext) -> None:
+    """A message forwarded to the bot: is it really from us? (before any other handler)."""
+    message = update.effective_message
+    if message is None or message.forward_origin is None:
+        return
+    origin = message.forward_origin
+    sender = getattr(origin, "sender_user", None)
+    ours = sender is not None and sender.id == context.bot.id
+    text = message.text or message.caption or ""
+    await _answer(update, context, Forwarded(text[:4096], from_this_bot=ours, sent_at=origin.date))
+
+
 def _resident_button(data: object) -> bool:
     """Buttons of residents' messages; the advisors' card buttons have their own handler."""
     return isinstance(data, str) and not isinstance(decode(data), ADVISOR_KINDS)
@@ -289,6 +303,7 @@ def register_handlers(application: Application, advisor_chat_id: int | None = No
     if advisor_chat_id is not None:
         groups = groups & ~filters.Chat(chat_id=advisor_chat_id)
     mentioned = groups & filters.Entity(MessageEntity.MENTION)
+    application.add_handler(MessageHandler(filters.FORWARDED & private, on_forwarded))
     application.add_handler(CommandHandler(RESIDENT_COMMANDS, on_command, filters=private | groups))
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & (private | mentioned), on_text)

@@ -18,7 +18,6 @@ from aiohttp import web
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ContextTypes,
@@ -26,9 +25,12 @@ from telegram.ext import (
 
 from bot import keys
 from bot.escalations.relay import Relay
+from bot.reminders.service import Reminders
+from bot.reminders.telegram import TelegramMessenger
 from bot.settings import Settings
 from bot.telegram.desk import TelegramDesk, TelegramLine
 from bot.telegram.handlers import COMMANDS, MinzhengContext, register_handlers
+from bot.telegram.ratelimit import SendBudget, SharedRateLimiter
 from bot.telegram.services import SERVICES, BotServices
 from bot.telegram.transport import AiohttpRequest
 
@@ -52,8 +54,9 @@ def build_application(settings: Settings) -> Application:
         .request(AiohttpRequest())
         # The long poll has a connection of its own, so sends never wait behind it.
         .get_updates_request(AiohttpRequest(slots=1))
-        # A 429 is retried after Telegram's retry_after, up to three times.
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_rate, max_retries=3))
+        # One budget for replies and reminders, replies first; a 429 is retried after
+        # Telegram's retry_after, up to three times.
+        .rate_limiter(SharedRateLimiter(SendBudget(settings.send_rate), max_retries=3))
     )
     if settings.telegram_api_base_url:
         base = settings.telegram_api_base_url
@@ -90,7 +93,9 @@ async def _attach_desk(application: Application, settings: Settings, relay: Rela
     log.info("advisors' group on", extra={"forum": forum})
 
 
-async def _connect(application: Application, settings: Settings, relay: Relay) -> None:
+async def _connect(
+    application: Application, settings: Settings, relay: Relay, reminders: Reminders
+) -> None:
     delay = 1.0
     while True:
         try:
@@ -119,6 +124,11 @@ async def _connect(application: Application, settings: Settings, relay: Relay) -
         )
     await application.start()
     await _attach_desk(application, settings, relay)
+    reminders.attach(
+        TelegramMessenger(
+            application.bot, sessions=relay.sessions, keyring=relay.cases.keyring, tz=settings.tz
+        )
+    )
     log.info(
         "Telegram on",
         extra={"bot": application.bot.username, "mode": settings.telegram_mode},
@@ -130,7 +140,11 @@ def _log_polling_error(error: TelegramError) -> None:
 
 
 async def _start(
-    application: Application, settings: Settings, database_ready: asyncio.Event, relay: Relay
+    application: Application,
+    settings: Settings,
+    database_ready: asyncio.Event,
+    relay: Relay,
+    reminders: Reminders,
 ) -> None:
     # Residents' messages need the database: take none before its migrations are done.
     await database_ready.wait()
@@ -141,7 +155,7 @@ async def _start(
     except Exception:
         log.exception("could not read the residents' steps; each is read when they write")
     try:
-        await _connect(application, settings, relay)
+        await _connect(application, settings, relay, reminders)
     except InvalidToken:
         log.error("Telegram rejected MINZHENG_TELEGRAM_TOKEN; Telegram stays off until restart")
 
@@ -170,7 +184,9 @@ async def telegram_context(app: web.Application) -> AsyncIterator[None]:
     )
     app[keys.TELEGRAM] = application
     starting = asyncio.create_task(
-        _start(application, settings, app[keys.DATABASE_STATE].migrated, relay),
+        _start(
+            application, settings, app[keys.DATABASE_STATE].migrated, relay, app[keys.REMINDERS]
+        ),
         name="telegram-start",
     )
     try:
@@ -180,6 +196,7 @@ async def telegram_context(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await starting
         relay.desk = relay.line = None
+        await app[keys.REMINDERS].detach()
         await _stop(application)
 
 

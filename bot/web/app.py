@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import web
@@ -34,7 +34,9 @@ from bot.escalations.metrics import CaseMetrics
 from bot.escalations.relay import Relay
 from bot.escalations.service import Cases
 from bot.escalations.sweeper import Sweeper, sweep_forever
-from bot.retention import PURGE_EVERY_S, purge_expired
+from bot.reminders.metrics import ReminderMetrics
+from bot.reminders.service import Reminders
+from bot.retention import purge_expired
 from bot.seeding import seed_if_empty
 from bot.settings import Settings
 from bot.telegram.texts import SOMETHING_WENT_WRONG
@@ -162,30 +164,17 @@ async def _keep_content_current(app: web.Application, poll_s: float) -> None:
         await asyncio.sleep(poll_s)
 
 
-async def _purge_daily(app: web.Application) -> None:
-    """Delete residents' data past the retention period at start, then once a day."""
+def _purge(app: web.Application) -> Callable[[datetime], Awaitable[None]]:
+    """The daily retention purge, run by the scheduler's leader (one replica, not each)."""
     settings = app[keys.SETTINGS]
-    await app[keys.DATABASE_STATE].migrated.wait()
-    while True:
-        run = asyncio.ensure_future(
-            purge_expired(
-                app[keys.SESSIONS],
-                keep_days=settings.question_log_days,
-                now=datetime.now(settings.tz),
-            )
+
+    async def purge(now: datetime) -> None:
+        purged = await purge_expired(
+            app[keys.SESSIONS], keep_days=settings.question_log_days, now=now
         )
-        try:
-            # Stopping lets a purge under way finish: cancelled halfway, its delete would be
-            # rolled back and leave the connection in doubt for the last writes.
-            purged = await asyncio.shield(run)
-            log.info("retention purge done", extra=purged.as_dict())
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await run
-            raise
-        except Exception:
-            log.exception("retention purge failed; tried again tomorrow")
-        await asyncio.sleep(PURGE_EVERY_S)
+        log.info("retention purge done", extra=purged.as_dict())
+
+    return purge
 
 
 def _knowledge_context(poll_s: float) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -216,10 +205,20 @@ def _knowledge_context(poll_s: float) -> Callable[[web.Application], AsyncIterat
             cases=cases,
             office_hours=settings.office_hours,
             relay=relay,
+            reminders_per_week=settings.reminders_per_week,
         )
+        # The messenger is attached when Telegram connects (bot.telegram.lifecycle).
+        reminders = app[keys.REMINDERS] = Reminders(
+            engine=app[keys.ENGINE],
+            sessions=app[keys.SESSIONS],
+            tz=settings.tz,
+            weekly_cap=settings.reminders_per_week,
+            purge=_purge(app),
+            observer=ReminderMetrics(app[keys.METRICS].registry),
+        )
+        reminders.start_when(app[keys.DATABASE_STATE].migrated)
         tasks = [
             asyncio.create_task(_keep_content_current(app, poll_s), name="content"),
-            asyncio.create_task(_purge_daily(app), name="retention"),
             asyncio.create_task(
                 sweep_forever(
                     app[keys.DATABASE_STATE].migrated, Sweeper(relay, settings.office_hours)
@@ -235,6 +234,7 @@ def _knowledge_context(poll_s: float) -> Callable[[web.Application], AsyncIterat
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await reminders.close()
             await app[keys.KNOWLEDGE].close()
             # The last questions asked, written before the database closes.
             await app[keys.CONVERSATION].close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from bot import keys
 from bot.conversation.models import AnswerFeedback, ConversationState, QuestionLog
 from bot.database import engine_context, session_factory
 from bot.escalations.models import CaseState, Escalation, EscalationMessage
@@ -176,8 +178,8 @@ async def test_a_purge_under_way_at_shutdown_is_finished(
 ) -> None:
     """Stopping the service lets a purge that has started finish: cancelled halfway, its delete
     would be rolled back and leave the connection in doubt for the last writes."""
-    monkeypatch.setattr(web_app, "PURGE_EVERY_S", 0.2)
-    client = await app_client(web_app.create_app(make_settings(database_url=database_url)))
+    app = web_app.create_app(make_settings(database_url=database_url))
+    client = await app_client(app)
     async with asyncio.timeout(30):
         # Started, and done loading the shipped content (its writes would meet the lock below).
         while (await client.get("/healthz")).status != 200 or (
@@ -201,13 +203,18 @@ async def test_a_purge_under_way_at_shutdown_is_finished(
             break  # the old rows are in, and no purge can take them before the lock goes
         await holder.rollback()
         await holder.close()
-    await asyncio.sleep(0.6)  # a purge has started and waits
+    # The scheduler's leader purges once a day; here, now.
+    purging = asyncio.create_task(app[keys.REMINDERS].ticks.purge())
+    await asyncio.sleep(0.6)  # the purge has started and waits
+    assert not purging.done()
     stopping = asyncio.create_task(client.close())
     await asyncio.sleep(0.3)
     assert not stopping.done()
     await holder.commit()
     await holder.close()
     await stopping
+    with contextlib.suppress(asyncio.CancelledError):
+        await purging
     assert await _count(sessions, AnswerFeedback) == 0
     async with sessions() as session:
         left = (await session.execute(select(col(QuestionLog.user_key)))).scalars().all()

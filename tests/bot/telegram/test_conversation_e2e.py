@@ -166,7 +166,7 @@ async def test_start_help_and_hotline(fake_bot_api: FakeBotApi, bot: Client) -> 
     [greeting] = await _replies(fake_bot_api, RESIDENT, 1)
     keyboard = _markup(greeting)["keyboard"]
     labels = [b if isinstance(b, str) else b["text"] for row in keyboard for b in row]
-    assert labels == ["问政策", "找服务点", "联系养老顾问", "帮助"]
+    assert labels == ["问政策", "找服务点", "联系养老顾问", "提醒设置", "帮助"]
     fake_bot_api.push_text(RESIDENT, "/help")
     fake_bot_api.push_text(RESIDENT, "/hotline")
     _, help_, hotline = await _replies(fake_bot_api, RESIDENT, 3)

@@ -64,6 +64,8 @@ async def test_start_is_answered_in_chinese_over_polling(
         "help",
         "hotline",
         "advisor",
+        "remind",
+        "bind",
         "stop",
     ]
 
