@@ -134,12 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--json", action="store_true", help="print the result as JSON")
     purge.set_defaults(run=_cmd_purge)
 
-    from bot import cli_directory, cli_escalations, cli_kb, cli_users
+    from bot import cli_directory, cli_escalations, cli_jobs, cli_kb, cli_users
 
     cli_kb.add_commands(commands)
     cli_directory.add_commands(commands)
     cli_users.add_commands(commands)
     cli_escalations.add_commands(commands)
+    cli_jobs.add_commands(commands)
     return parser
 
 

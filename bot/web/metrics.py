@@ -55,6 +55,19 @@ class HttpMetrics:
             ["state"],
             registry=self.registry,
         )
+        # The reminders' outbox, read from the database with the numbers above (every replica
+        # reports the same).
+        self.reminder_outbox = Gauge(
+            "minzheng_reminder_outbox",
+            "Reminders in the outbox, by state.",
+            ["state"],
+            registry=self.registry,
+        )
+        self.reminder_outbox_lag = Gauge(
+            "minzheng_reminder_outbox_lag_seconds",
+            "How long the longest-waiting due reminder has waited to be sent (0: none waits).",
+            registry=self.registry,
+        )
         self.refreshed = 0.0
 
     def middleware(self) -> web.middleware:  # type: ignore[valid-type]
