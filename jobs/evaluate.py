@@ -177,6 +177,11 @@ async def run_due(
                 if (rule.id, key) not in done:
                     to_run.append((rule, key))
         else:
+            # Once a day, once the day's send time has come: evaluated earlier, the day's
+            # reminders would not be due yet, and the day would be marked done without them.
+            local = now.astimezone(tz)
+            if local.hour * 60 + local.minute < rule.send_at:
+                continue
             key = run_key(rule, None, now, tz)
             if (rule.id, key) not in done:
                 to_run.append((rule, key))
@@ -205,3 +210,18 @@ async def run_due(
             queued = report.rules[rule.id].queued if rule.id in report.rules else 0
             session.add(RuleRun(rule_id=rule.id, run_key=key, queued=queued, ran_at=now))
     return report
+
+
+async def run_for(
+    session: AsyncSession, *, channel: str, user_key: str, now: datetime, tz: ZoneInfo
+) -> int:
+    """A resident's own rules (due dates, ages) at once, for them alone: a fact bound or a
+    birth month given after today's run is not left for tomorrow. Queued once, as always."""
+    personal = [r for r in await active_rules(session) if r.kind in (RuleKind.due, RuleKind.age)]
+    if not personal:
+        return 0
+    local = now.astimezone(tz)
+    minutes = local.hour * 60 + local.minute
+    ready = [r for r in personal if minutes >= r.send_at]
+    audience = await recipients(session, channel=channel, user_key=user_key)
+    return await outbox.queue(session, evaluate(ready, audience, now, tz), now)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +27,7 @@ from sqlmodel import col
 from jobs.models import FINAL_STATES, OutboxRow, OutboxState, SentDigest
 from jobs.rules import Due
 
-CHUNK = 500
+CHUNK = 2000
 # Longer than any send may take (the HTTP timeouts and the rate limiter's waits together).
 IN_DOUBT_AFTER = timedelta(seconds=30)
 STALE_OWN_AFTER = timedelta(minutes=5)
@@ -42,9 +41,13 @@ def digest(text: str) -> str:
     return hashlib.sha256("".join(text.split()).encode()).hexdigest()
 
 
-def _insert(dialect: str, rows: list[dict[str, Any]]) -> Any:
+def _insert(dialect: str) -> Any:
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(OutboxRow).values(rows).on_conflict_do_nothing(index_elements=_KEY)
+    return (
+        module.insert(OutboxRow)
+        .on_conflict_do_nothing(index_elements=_KEY)
+        .returning(col(OutboxRow.id))
+    )
 
 
 async def queue(session: AsyncSession, dues: Iterable[Due], now: datetime) -> int:
@@ -53,7 +56,7 @@ async def queue(session: AsyncSession, dues: Iterable[Due], now: datetime) -> in
     added = 0
     batch: list[dict[str, Any]] = []
     for due in dues:
-        row = asdict(due)
+        row = dict(vars(due))
         row.update(state=OutboxState.pending, attempts=0, created_at=now, updated_at=now)
         batch.append(row)
         if len(batch) >= CHUNK:
@@ -65,9 +68,10 @@ async def queue(session: AsyncSession, dues: Iterable[Due], now: datetime) -> in
 
 
 async def _flush(session: AsyncSession, dialect: str, batch: list[dict[str, Any]]) -> int:
-    result = await session.execute(_insert(dialect, batch))
-    assert isinstance(result, CursorResult)
-    return max(result.rowcount, 0)
+    # One statement, many rows (SQLAlchemy batches them); RETURNING names only the rows that
+    # were new, so the count is exact on every database.
+    result = await session.execute(_insert(dialect), batch)
+    return len(result.all())
 
 
 async def existing(session: AsyncSession, dues: Sequence[Due]) -> set[tuple[int, str, str, str]]:

@@ -35,7 +35,7 @@ from bot.conversation.steps import State
 from bot.reminders.render import details
 from bot.residents import reach
 from directory.places import TOWN_BY_NAME, TOWNS
-from jobs import codes, preferences
+from jobs import codes, evaluate, preferences
 from jobs.codes import Redeemed
 from jobs.models import OutboxRow
 from jobs.preferences import QUIET_CHOICES, NoConsent
@@ -72,6 +72,15 @@ async def _keep_chat(conv: Conversation, turn: Turn, purpose: str) -> None:
         chat_id=turn.chat_id,
         purpose=purpose,
         now=turn.now,
+    )
+
+
+async def _due_now(conv: Conversation, turn: Turn) -> None:
+    """What the resident's new fact or birth month makes due today is queued now (the
+    scheduler sends it at its next tick), not at tomorrow's run."""
+    await turn.session.flush()
+    await evaluate.run_for(
+        turn.session, channel=turn.channel, user_key=turn.user_key, now=turn.now, tz=conv.tz
     )
 
 
@@ -246,6 +255,7 @@ async def bind(conv: Conversation, turn: Turn, typed: str) -> list[Reply]:
     result = found.result
     if result is Redeemed.bound and found.fact is not None:
         await _keep_chat(conv, turn, REMINDERS)
+        await _due_now(conv, turn)
         due = f"{found.fact.due_on.year}年{found.fact.due_on.month}月{found.fact.due_on.day}日"
         return [Reply(say.BOUND.format(label=found.fact.label, due=due))]
     if result is Redeemed.invited and found.invitation is not None:
@@ -294,6 +304,7 @@ async def on_birth(conv: Conversation, turn: Turn, action: Text) -> list[Reply]:
         await preferences.set_birth(turn.session, turn.channel, turn.user_key, *birth, turn.now)
     except NoConsent:
         return [consent_reply(conv)]
+    await _due_now(conv, turn)
     return [await settings_reply(turn)]
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from jobs import evaluate, outbox, preferences
-from jobs.models import OutboxRow, OutboxState, ReminderRule, RuleState
+from jobs.models import OutboxRow, OutboxState, ReminderFact, ReminderRule, RuleState
 from jobs.sender import Blocked, RetryLater, Sender
 from tests.jobs.conftest import TZ, Clock, FakeMessenger
 
@@ -181,3 +181,57 @@ async def test_unsubscribing_cancels_what_waits(sessions: async_sessionmaker[Asy
     async with sessions() as session, session.begin():
         await preferences.set_topic(session, "telegram", "a", "memorial", False, MORNING)
     assert await states(sessions) == {"cancelled": 1}
+
+
+async def test_a_due_date_is_found_by_the_first_tick_after_its_send_time(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Due dates run once a day, but not before the day's send time: a run at midnight would
+    find nothing due and mark the day done."""
+    await subscribe(sessions, "a", topic="rental")
+    async with sessions() as session, session.begin():
+        session.add(
+            ReminderFact(
+                channel="telegram",
+                user_key="a",
+                kind="rental_due",
+                topic="rental",
+                due_on=date(2026, 12, 24),
+                label="轮椅",
+                code_id="x",
+            )
+        )
+        session.add(
+            ReminderRule(
+                name="辅具到期",
+                kind="due",
+                topic="rental",
+                message="您租的{物品}将在{到期日}到期。",
+                days_before=3,
+                fact_kind="rental_due",
+                state=RuleState.active,
+                created_by="staff",
+                updated_by="staff",
+            )
+        )
+    assert (await tick(sessions, MORNING.replace(hour=0, minute=1))).queued == 0
+    assert (await tick(sessions, MORNING.replace(hour=10, minute=1))).queued == 1
+    assert (await tick(sessions, MORNING.replace(hour=10, minute=2))).queued == 0
+    # A fact bound after the day's run is queued at once for its resident alone.
+    async with sessions() as session, session.begin():
+        session.add(
+            ReminderFact(
+                channel="telegram",
+                user_key="a",
+                kind="rental_due",
+                topic="rental",
+                due_on=date(2026, 12, 23),
+                label="助行器",
+                code_id="y",
+            )
+        )
+        await session.flush()
+        queued = await evaluate.run_for(
+            session, channel="telegram", user_key="a", now=MORNING.replace(hour=15), tz=TZ
+        )
+    assert queued == 1
