@@ -21,6 +21,8 @@ from bot.console import (
     views_escalation_case,
     views_escalations,
     views_kb,
+    views_reminder_history,
+    views_reminders,
     views_review,
     views_test,
     views_unanswered,
@@ -68,6 +70,8 @@ def create_console() -> web.Application:
     views_admin.add_routes(console)
     views_escalations.add_routes(console)
     views_escalation_case.add_routes(console)
+    views_reminders.add_routes(console)
+    views_reminder_history.add_routes(console)
     return console
 
 

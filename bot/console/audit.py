@@ -61,6 +61,15 @@ ACTION_NAMES = {
     "escalation_called_back": "电话回访",
     "escalation_draft": "案件转知识库草稿",
     "advisor_link_code": "生成 Telegram 绑定码",
+    "reminder_rule_saved": "保存提醒规则",
+    "reminder_rule_submitted": "提交提醒规则审核",
+    "reminder_rule_approved": "批准提醒规则",
+    "reminder_rule_sent_back": "退回提醒规则",
+    "reminder_rule_paused": "暂停提醒规则",
+    "reminder_rule_resumed": "恢复提醒规则",
+    "reminder_rule_archived": "归档提醒规则",
+    "bind_code_created": "生成提醒绑定码",
+    "change_notice_recorded": "通知订阅者",
 }
 
 

@@ -8,15 +8,21 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot import keys
-from bot.console import entry_form
+from bot.console import audit, entry_form
 from bot.console.diff import field_diffs
 from bot.console.views_kb import NOT_FOUND, record
 from bot.console.web import CONTENT, STAFF, form, now, page, redirect, render, route, whole_number
+from jobs import rule_editing
 from knowledge import editing
 from knowledge.models import DraftState, KbDraft, KbEntry
+
+NOTIFY_NOT_LATER = (
+    "定时发布时不能同时通知订阅者：要通知，请不填发布时间、马上发布；或者不勾选“通知订阅者”。"
+)
 
 
 async def review_queue(request: web.Request) -> web.StreamResponse:
@@ -64,13 +70,31 @@ def _publish_at(raw: str, request: web.Request) -> datetime | str | None:
     return moment if moment > now(request) else None
 
 
+async def _notify_subscribers(
+    session: AsyncSession, actor: str, published: editing.Published, moment: datetime
+) -> None:
+    """通知订阅者 ticked: the change rules pointing at the entry send (``jobs`` turns the notice
+    into reminders), in the transaction that publishes it."""
+    await rule_editing.record_change_notice(
+        session, ref=published.entry.id, version=published.entry.version, by=actor, now=moment
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="change_notice_recorded",
+        target_type="entry",
+        target_id=published.entry.id,
+        after={"version": published.entry.version},
+    )
+
+
 async def act(request: web.Request) -> web.StreamResponse:
     """One POST per action on an entry: /admin/kb/{id}/{action}."""
     staff = request[STAFF]
     entry_id, action = request.match_info["entry_id"], request.match_info["action"]
     fields = await form(request) or {}
     moment = now(request)
-    published = False
+    published = notified = False
     try:
         async with request.config_dict[keys.SESSIONS]() as session, session.begin():
             if action == "submit":
@@ -81,11 +105,17 @@ async def act(request: web.Request) -> web.StreamResponse:
                 when = _publish_at(fields.get("publish_at", ""), request)
                 if isinstance(when, str):
                     raise editing.EditError(when)
+                notify = fields.get("notify") == "1"
+                if notify and when is not None:
+                    raise editing.EditError(NOTIFY_NOT_LATER)
                 result = await editing.approve(
                     session, entry_id=entry_id, actor=staff.name, now=moment, publish_at=when
                 )
                 published = isinstance(result, editing.Published)
                 change = result.change if isinstance(result, editing.Published) else result
+                if notify and isinstance(result, editing.Published):
+                    await _notify_subscribers(session, staff.name, result, moment)
+                    notified = True
             elif action == "send-back":
                 change = await editing.send_back(
                     session,
@@ -131,7 +161,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     if published or action == "confirm-review":
         # Residents get the change within seconds: rebuild now, not at the next poll.
         request.config_dict[keys.KNOWLEDGE].refresh_soon()
-    return redirect(f"/admin/kb/{entry_id}?done={action}")
+    return redirect(f"/admin/kb/{entry_id}?done={'notified' if notified else action}")
 
 
 async def publish_scheduled(sessions: Any, now: datetime) -> int:

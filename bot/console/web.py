@@ -58,6 +58,7 @@ NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/admin/synonyms", "同义词", CONTENT),
     ("/admin/data", "数据", CONTENT),
     ("/admin/test", "测试问答", CONTENT),
+    ("/admin/reminders", "提醒", CONTENT),
     ("/admin/audit", "操作记录", CONTENT),
     ("/admin/users", "账号", ADMIN),
 )

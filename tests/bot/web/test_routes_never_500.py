@@ -269,3 +269,17 @@ def test_every_route_is_fuzzed(server: ThreadedServer) -> None:
     assert ("POST", "/api/chat") in routes and ("POST", "/api/ask") in routes
     assert ("GET", "/chat") in routes and ("GET", "/healthz") in routes
     assert ("POST", "/admin/login") in routes and ("POST", "/admin/users/{name}/{what}") in routes
+    reminders = {
+        ("GET", "/admin/reminders"),
+        ("GET", "/admin/reminders/new"),
+        ("POST", "/admin/reminders/new"),
+        ("GET", "/admin/reminders/{rule_id}"),
+        ("GET", "/admin/reminders/{rule_id}/edit"),
+        ("POST", "/admin/reminders/{rule_id}/edit"),
+        ("POST", "/admin/reminders/{rule_id}/{action}"),
+        ("GET", "/admin/reminders/history"),
+        ("GET", "/admin/reminders/optouts"),
+        ("GET", "/admin/reminders/bind"),
+        ("POST", "/admin/reminders/bind"),
+    }
+    assert reminders <= set(routes)
