@@ -58,3 +58,5 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # APScheduler says "Running job …" at every tick; failures still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

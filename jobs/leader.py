@@ -9,6 +9,7 @@ since when, and what the scheduler does next. The lock decides.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -45,8 +46,14 @@ class Leadership:
         self.leading = False
         self._connection: AsyncConnection | None = None
         self._single = engine.dialect.name != "postgresql"
+        # The watch and a tick may both ask at once; one connection runs one query at a time.
+        self._lock = asyncio.Lock()
 
     async def ensure(self) -> bool:
+        async with self._lock:
+            return await self._ensure()
+
+    async def _ensure(self) -> bool:
         if self._single:
             self.leading = True
             return True
@@ -82,7 +89,7 @@ class Leadership:
             return False
         self._connection = connection
         self.leading = True
-        log.info("this process now leads the scheduler", extra={"process": self.name})
+        log.info("this process now leads the scheduler", extra={"leader": self.name})
         return True
 
     async def _drop(self) -> None:
@@ -95,6 +102,10 @@ class Leadership:
                 log.debug("closing a broken lock connection failed", exc_info=True)
 
     async def release(self) -> None:
+        async with self._lock:
+            await self._release()
+
+    async def _release(self) -> None:
         if self._connection is not None:
             try:
                 await self._connection.execute(

@@ -97,6 +97,9 @@ class Ticks:
                 await self._purge()
         elif was and not now_leading and self.draining is not None:
             self.draining.cancel()
+        elif now_leading:
+            # Between ticks too: rows a retry or a crash left are taken as soon as they may be.
+            self.drain_soon()
 
     async def tick(self) -> evaluate.Evaluation | None:
         with self._running("tick"):

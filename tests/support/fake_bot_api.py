@@ -10,6 +10,9 @@ with ``offset`` confirming earlier updates, and 409 from ``getUpdates`` while a 
 Messages in ``parse_mode=HTML`` are parsed as strictly as Telegram does (``telegram_html``): a
 reply Telegram would refuse gets Telegram's 400 here. On demand, a method answers 429 with
 ``retry_after`` (``fail_next``), and a resident who blocked the bot gives 403 (``block``).
+Telegram's flood limit can be switched on (``flood_limit``: more messages in a second than it
+allows get 429), and messages can be held unanswered (``hold``): a crash test kills the bot
+while its sends are in flight, and a held call whose client went away was never delivered.
 
 Every message pushed in and every message the bot sent is remembered, so that replies carry the
 message they reply to and ``copyMessage`` can copy it. Supergroups, their members and forum
@@ -19,6 +22,7 @@ topics are in ``fake_bot_groups``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import json
 import mimetypes
@@ -123,6 +127,14 @@ class FakeBotApi(GroupsMixin):
         self.latency = 0.0
         self.in_flight = 0
         self.most_in_flight = 0
+        # Telegram's flood limit (messages a second, all chats), when set; the 429s given.
+        self.flood_per_second: int | None = None
+        self.flood_refusals = 0
+        self._recent_sends: collections.deque[float] = collections.deque()
+        # While cleared, messages wait unanswered (``hold``/``release``).
+        self._open = asyncio.Event()
+        self._open.set()
+        self.held = 0
         self._methods: dict[str, Callable[[Params], Any]] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
@@ -184,6 +196,28 @@ class FakeBotApi(GroupsMixin):
         if text.startswith("/"):
             command = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        return self.push_update({"message": message})
+
+    def push_forward(
+        self, chat_id: int, text: str, *, from_bot: bool, sent_at: int | None = None
+    ) -> Params:
+        """Queue a message the resident forwarded: one the bot sent them (``from_bot``), or one
+        from somebody else claiming to be the bureau (a hidden user, as Telegram shows one)."""
+        date = sent_at or int(time.time())
+        origin: Params = (
+            {"type": "user", "sender_user": self._bot_user, "date": date}
+            if from_bot
+            else {"type": "hidden_user", "sender_user_name": "松江民政局", "date": date}
+        )
+        message: Params = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private", "first_name": "张阿姨"},
+            "from": self._user(chat_id, "张阿姨"),
+            "text": text,
+            "forward_origin": origin,
+            "forward_date": date,
+        }
         return self.push_update({"message": message})
 
     def push_location(self, chat_id: int, latitude: float, longitude: float) -> Params:
@@ -426,6 +460,9 @@ class FakeBotApi(GroupsMixin):
         try:
             if self.latency and call.method != "getUpdates":
                 await asyncio.sleep(self.latency)
+            if call.method == "sendMessage":
+                await self._wait_if_held(call)
+                self._flood_check()
             self._planned_failure(call.method)
             result = handler(params)
             if asyncio.iscoroutine(result):
@@ -438,6 +475,41 @@ class FakeBotApi(GroupsMixin):
             self.calls.append(call)
             await self._notify()
         return web.json_response({"ok": True, "result": result})
+
+    def flood_limit(self, per_second: int | None) -> None:
+        """Answer 429 (retry after 1 s) to messages beyond ``per_second`` in any second."""
+        self.flood_per_second = per_second
+
+    def hold(self) -> None:
+        """Messages from now on wait unanswered, delivered to nobody, until ``release``."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    async def _wait_if_held(self, call: Call) -> None:
+        if self._open.is_set():
+            return
+        self.held += 1
+        try:
+            await self._open.wait()
+        except asyncio.CancelledError:
+            # The bot went away (killed) before Telegram answered: nothing was delivered.
+            call.error = ApiError(499, "client closed the connection before an answer")
+            raise
+        finally:
+            self.held -= 1
+
+    def _flood_check(self) -> None:
+        if self.flood_per_second is None:
+            return
+        now = time.monotonic()
+        while self._recent_sends and self._recent_sends[0] <= now - 1.0:
+            self._recent_sends.popleft()
+        if len(self._recent_sends) >= self.flood_per_second:
+            self.flood_refusals += 1
+            raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+        self._recent_sends.append(now)
 
     def _refuse(self, code: int, description: str) -> NoReturn:
         raise ApiError(code, description)
