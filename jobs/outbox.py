@@ -43,11 +43,7 @@ def digest(text: str) -> str:
 
 def _insert(dialect: str) -> Any:
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    return (
-        module.insert(OutboxRow)
-        .on_conflict_do_nothing(index_elements=_KEY)
-        .returning(col(OutboxRow.id))
-    )
+    return module.insert(OutboxRow).on_conflict_do_nothing(index_elements=_KEY)
 
 
 async def queue(session: AsyncSession, dues: Iterable[Due], now: datetime) -> int:
@@ -57,7 +53,7 @@ async def queue(session: AsyncSession, dues: Iterable[Due], now: datetime) -> in
     batch: list[dict[str, Any]] = []
     for due in dues:
         row = dict(vars(due))
-        row.update(state=OutboxState.pending, attempts=0, created_at=now, updated_at=now)
+        row.update(state=OutboxState.pending.value, attempts=0, created_at=now, updated_at=now)
         batch.append(row)
         if len(batch) >= CHUNK:
             added += await _flush(session, dialect, batch)
@@ -68,10 +64,14 @@ async def queue(session: AsyncSession, dues: Iterable[Due], now: datetime) -> in
 
 
 async def _flush(session: AsyncSession, dialect: str, batch: list[dict[str, Any]]) -> int:
-    # One statement, many rows (SQLAlchemy batches them); RETURNING names only the rows that
-    # were new, so the count is exact on every database.
-    result = await session.execute(_insert(dialect), batch)
-    return len(result.all())
+    """One statement, many rows. SQLite's executemany counts the rows it inserted; asyncpg's
+    does not, so there RETURNING names the new ones (cheap on PostgreSQL)."""
+    statement = _insert(dialect)
+    if dialect == "postgresql":
+        return len((await session.execute(statement.returning(col(OutboxRow.id)), batch)).all())
+    connection = await session.connection()
+    result = await connection.execute(statement, batch)
+    return max(result.rowcount, 0)
 
 
 async def existing(session: AsyncSession, dues: Sequence[Due]) -> set[tuple[int, str, str, str]]:

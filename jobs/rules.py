@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -289,9 +290,15 @@ def in_audience(rule: Rule, recipient: Recipient, today: date, town: str | None 
     return True
 
 
-def _reminders(rule: Rule, recipient: Recipient, occurrence: Occurrence) -> Iterator[Due]:
+def _reminders(
+    rule: Rule, recipient: Recipient, occurrence: Occurrence, texts_: dict[Any, str]
+) -> Iterator[Due]:
     values = {"街镇": recipient.town or "", **occurrence.values}
-    text = fill(rule.message, values)
+    # Most residents of a campaign read the same words: filled once per distinct values.
+    memo = (rule.id, tuple(values.items()))
+    text = texts_.get(memo)
+    if text is None:
+        text = texts_[memo] = fill(rule.message, values)
     due = Due(
         rule_id=rule.id,
         occurrence=occurrence.key,
@@ -341,6 +348,7 @@ def evaluate(
         for topic in recipient.topics:
             by_topic[topic].append(recipient)
     today = now.astimezone(tz).date()
+    filled: dict[Any, str] = {}
     for rule in rules:
         audience = by_topic.get(rule.topic, ())
         if rule.kind in (RuleKind.calendar, RuleKind.change):
@@ -348,10 +356,10 @@ def evaluate(
                 town = occurrence.values.get("街镇")
                 for recipient in audience:
                     if in_audience(rule, recipient, today, town):
-                        yield from _reminders(rule, recipient, occurrence)
+                        yield from _reminders(rule, recipient, occurrence, filled)
             continue
         for recipient in audience:
             if not in_audience(rule, recipient, today):
                 continue
             for occurrence in personal_occurrences(rule, recipient, now, tz):
-                yield from _reminders(rule, recipient, occurrence)
+                yield from _reminders(rule, recipient, occurrence, filled)
