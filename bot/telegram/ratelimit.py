@@ -2,15 +2,16 @@
 (``MINZHENG_SEND_RATE``), replies to residents first, reminders with what is left.
 
 PTB's ``AIORateLimiter`` has one queue: a campaign of 10,000 reminders would make a resident's
-answer wait behind it. Here replies take a message's slot at once (a few slots are kept back for
-them), and bulk sends (``rate_limit_args={"bulk": True}``) take one only when no reply is
-waiting. Telegram's 429 pauses every send for its ``retry_after``; the advisors' group keeps to
+answer wait behind it. Here replies take a message's slot at once (one slot a second is kept
+back for them), and bulk sends (``rate_limit_args={"bulk": True}``) take one only when no reply
+is waiting. Telegram's 429 pauses every send for its ``retry_after``; the advisors' group keeps to
 Telegram's 20 messages a minute per group, as ``AIORateLimiter`` does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -24,64 +25,77 @@ from telegram.ext import BaseRateLimiter
 log = logging.getLogger(__name__)
 
 GROUP_PER_MINUTE = 20
-# A bulk send does not wait inside the limiter longer than this for a 429: its row is tried
-# again later by the sender instead, so a row is never held "sending" for long.
-BULK_MAX_WAIT_S = 30.0
+# A bulk send does not wait inside the limiter longer than this for a 429, nor retry there:
+# its row is tried again later by the sender instead, so a row is never "sending" for long
+# (well under jobs.outbox.IN_DOUBT_AFTER).
+BULK_MAX_WAIT_S = 10.0
 JSONDict = dict[str, Any]
 
 
+class BudgetPaused(Exception):
+    """A bulk send would wait longer than it may for Telegram's pause; it is tried later."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"paused for {seconds:.1f} s")
+        self.seconds = seconds
+
+
 class SendBudget:
-    """A token bucket with two lanes. Tokens refill at ``rate`` a second up to a small burst;
-    a reply takes one as soon as there is one; a bulk send only while no reply waits and more
-    than ``reserve`` tokens are left, so a reply arriving mid-campaign finds one."""
+    """At most ``rate`` messages in any second, as Telegram counts: a sliding window of the
+    sends' times, not a bucket (a bucket lets a burst over the limit and earns a 429).
+
+    A reply takes the first free slot. A bulk send leaves one slot of each window to replies,
+    goes only while no reply waits, and is spaced evenly, so slots keep freeing for replies
+    arriving mid-campaign."""
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = rate
-        self.capacity = max(1.0, rate * 0.2)
-        self.reserve = min(3.0, self.capacity - 1.0)
-        self.tokens = self.capacity
+        self.limit = max(1, int(rate))
+        self.window = self.limit / rate
+        self.keep = 1 if self.limit > 1 else 0
+        self.spacing = self.window / (self.limit - self.keep)
         self.clock = clock
-        self.updated = clock()
+        self.sent: collections.deque[float] = collections.deque()
         self.replies_waiting = 0
         self.paused_until = 0.0
-
-    def _refill(self) -> float:
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        return now
+        self.next_bulk = 0.0
 
     def pause(self, seconds: float) -> None:
         """Telegram said 429: nothing goes for ``seconds``."""
         self.paused_until = max(self.paused_until, self.clock() + seconds)
-        self.tokens = 0.0
+
+    def _free_at(self, now: float, keep: int) -> float:
+        """When a send may go that leaves ``keep`` slots of the window free."""
+        while self.sent and self.sent[0] <= now - self.window:
+            self.sent.popleft()
+        over = len(self.sent) + keep + 1 - self.limit
+        if over <= 0:
+            return now
+        return self.sent[over - 1] + self.window
 
     async def reply(self) -> None:
         self.replies_waiting += 1
         try:
             while True:
-                now = self._refill()
-                if self.paused_until > now:
-                    await asyncio.sleep(self.paused_until - now)
-                elif self.tokens >= 1.0:
-                    self.tokens -= 1.0
+                now = self.clock()
+                at = max(self._free_at(now, 0), self.paused_until)
+                if at <= now:
+                    self.sent.append(now)
                     return
-                else:
-                    await asyncio.sleep((1.0 - self.tokens) / self.rate)
+                await asyncio.sleep(at - now)
         finally:
             self.replies_waiting -= 1
 
-    async def bulk(self) -> None:
-        need = 1.0 + self.reserve
+    async def bulk(self, max_pause: float = BULK_MAX_WAIT_S) -> None:
         while True:
-            now = self._refill()
-            if self.paused_until > now:
-                await asyncio.sleep(self.paused_until - now)
-            elif self.tokens >= need and not self.replies_waiting:
-                self.tokens -= 1.0
+            now = self.clock()
+            if self.paused_until - now > max_pause:
+                raise BudgetPaused(self.paused_until - now)
+            at = max(self._free_at(now, self.keep), self.next_bulk, self.paused_until)
+            if at <= now and not self.replies_waiting:
+                self.sent.append(now)
+                self.next_bulk = now + self.spacing
                 return
-            else:
-                await asyncio.sleep(max((need - self.tokens) / self.rate, 0.002))
+            await asyncio.sleep(max(at - now, 0.002))
 
 
 class SharedRateLimiter(BaseRateLimiter[dict[str, Any]]):
@@ -130,7 +144,13 @@ class SharedRateLimiter(BaseRateLimiter[dict[str, Any]]):
         group = self._group(chat_id) if chat_id is not None else None
         for attempt in range(self.max_retries + 1):
             if chat_id is not None:
-                await (self.budget.bulk() if bulk else self.budget.reply())
+                if bulk:
+                    try:
+                        await self.budget.bulk()
+                    except BudgetPaused as exc:
+                        raise RetryAfter(int(exc.seconds) + 1) from exc
+                else:
+                    await self.budget.reply()
             try:
                 if group is not None:
                     async with group:
@@ -141,6 +161,6 @@ class SharedRateLimiter(BaseRateLimiter[dict[str, Any]]):
                 seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
                 self.budget.pause(seconds + 0.1)
                 log.info("Telegram asked to slow down", extra={"retry_after_s": seconds})
-                if attempt == self.max_retries or (bulk and seconds > BULK_MAX_WAIT_S):
+                if attempt == self.max_retries or bulk:
                     raise
         raise AssertionError("unreachable")
