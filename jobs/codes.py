@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -134,6 +135,8 @@ async def redeem(
             return Redemption(Redeemed.expired)
         if invitation.resident_key == user_key:
             return Redemption(Redeemed.own_invitation)
+        # Whoever sent the code is the one who may confirm (a button's data can be forged).
+        invitation.caregiver_channel, invitation.caregiver_key = channel, user_key
         return Redemption(Redeemed.invited, invitation=invitation)
     assert bind is not None
     if bind.used_at is not None:
@@ -145,7 +148,15 @@ async def redeem(
         return Redemption(Redeemed.no_consent)
     if BY_CODE[bind.topic].sensitive and found.sensitive_consented_at is None:
         return Redemption(Redeemed.needs_sensitive_consent)
-    bind.used_at = now
+    # Once: of two residents sending one code at the same moment, one binds.
+    taken = await session.execute(
+        update(BindCode)
+        .where(col(BindCode.id) == bind.id, col(BindCode.used_at).is_(None))
+        .values(used_at=now)
+    )
+    assert isinstance(taken, CursorResult)
+    if taken.rowcount != 1:
+        return Redemption(Redeemed.used)
     fact = ReminderFact(
         channel=channel,
         user_key=user_key,
@@ -191,14 +202,24 @@ async def invite(
 async def accept_invitation(
     session: AsyncSession, *, link_id: int, channel: str, user_key: str, now: datetime
 ) -> CaregiverLink | None:
-    """The family member confirmed in their own chat."""
-    link = await session.get(CaregiverLink, link_id)
-    if link is None or link.state != CareState.invited or link.expires_at <= now:
+    """The family member who sent the code confirmed in their own chat (once)."""
+    confirmed = await session.execute(
+        update(CaregiverLink)
+        .where(
+            col(CaregiverLink.id) == link_id,
+            col(CaregiverLink.state) == CareState.invited,
+            col(CaregiverLink.expires_at) > now,
+            col(CaregiverLink.caregiver_channel) == channel,
+            col(CaregiverLink.caregiver_key) == user_key,
+            col(CaregiverLink.resident_key) != user_key,
+        )
+        .values(state=CareState.active, confirmed_at=now, code_id=None)
+    )
+    assert isinstance(confirmed, CursorResult)
+    if confirmed.rowcount != 1:
         return None
-    if link.resident_key == user_key:
-        return None
-    link.caregiver_channel, link.caregiver_key = channel, user_key
-    link.state, link.confirmed_at, link.code_id = CareState.active, now, None
+    link = await session.get(CaregiverLink, link_id, populate_existing=True)
+    assert link is not None
     session.add(
         ReminderChange(
             channel=link.resident_channel,
@@ -225,6 +246,17 @@ async def end_link(
     if (channel, user_key) not in sides:
         return None
     link.state, link.ended_at, link.code_id = CareState.ended, now, None
+    for side_channel, side_key in sides:
+        if side_channel is not None and side_key is not None:
+            session.add(
+                ReminderChange(
+                    channel=side_channel,
+                    user_key=side_key,
+                    change="caregiver_ended",
+                    detail="",
+                    at=now,
+                )
+            )
     await outbox.cancel(
         session,
         now=now,

@@ -236,3 +236,17 @@ async def run_for(
     ready = [r for r in personal if minutes >= r.send_at]
     audience = await recipients(session, channel=channel, user_key=user_key)
     return await outbox.queue(session, evaluate(ready, audience, now, tz), now)
+
+
+async def has_due_rule(session: AsyncSession, fact_kind: str) -> bool:
+    """Whether an active rule reminds of facts of this kind (what /bind may promise)."""
+    found = await session.scalar(
+        select(col(ReminderRule.id))
+        .where(
+            col(ReminderRule.state) == RuleState.active,
+            col(ReminderRule.kind) == RuleKind.due,
+            col(ReminderRule.fact_kind) == fact_kind,
+        )
+        .limit(1)
+    )
+    return found is not None

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 LOCK_KEY = int.from_bytes(b"minzheng", "big") & (2**63 - 1)
 LEASE = "reminders"
 TRY_EVERY_S = 10.0
+PING_TIMEOUT_S = 5.0
+# Three missed pings: then PostgreSQL lets the lock go and another replica takes it.
+IDLE_LIMIT_S = 30
 
 
 def process_name() -> str:
@@ -59,8 +62,9 @@ class Leadership:
             return True
         if self._connection is not None:
             try:
-                await self._connection.execute(text("SELECT 1"))
-                await self._connection.commit()
+                async with asyncio.timeout(PING_TIMEOUT_S):
+                    await self._connection.execute(text("SELECT 1"))
+                    await self._connection.commit()
                 return True
             except Exception as exc:
                 log.error(
@@ -77,6 +81,11 @@ class Leadership:
             )
             return False
         try:
+            # A leader that stops answering (hung, cut off) must not keep the lock for hours
+            # until TCP notices: the server ends a session idle this long, and the ping keeps
+            # a living leader's busy (PostgreSQL 14 and later have the setting).
+            if int(await connection.scalar(text("SHOW server_version_num")) or 0) >= 140000:
+                await connection.execute(text(f"SET idle_session_timeout = '{IDLE_LIMIT_S}s'"))
             got = await connection.scalar(
                 text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}
             )

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,7 +94,12 @@ async def claim(session: AsyncSession, *, now: datetime, owner: str, limit: int)
     """Take up to ``limit`` rows due at ``now`` for ``owner``: pending → sending."""
     due = (
         select(col(OutboxRow.id))
-        .where(col(OutboxRow.state).in_(TAKEABLE), col(OutboxRow.not_before) <= now)
+        .where(
+            col(OutboxRow.state).in_(TAKEABLE),
+            col(OutboxRow.not_before) <= now,
+            # Past its use (a campaign's days, a due date): never sent late, cancelled instead.
+            col(OutboxRow.expires_at) > now,
+        )
         .order_by(col(OutboxRow.priority), col(OutboxRow.not_before), col(OutboxRow.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -135,8 +140,16 @@ async def _finish(
 
 
 async def mark_sent(
-    session: AsyncSession, row: OutboxRow, owner: str, now: datetime, message_id: int | None
+    session: AsyncSession,
+    row: OutboxRow,
+    owner: str,
+    now: datetime,
+    message_id: int | None,
+    *,
+    text: str | None = None,
 ) -> bool:
+    """Sent; the sent log keeps the hash of ``text``, the words as they went (default: the
+    row's)."""
     assert row.id is not None
     done = await _finish(
         session,
@@ -149,7 +162,7 @@ async def mark_sent(
         error=None,
     )
     if done:
-        session.add(SentDigest(digest=digest(row.text), sent_at=now))
+        session.add(SentDigest(digest=digest(text or row.text), sent_at=now))
     return done
 
 
@@ -214,14 +227,16 @@ async def cancel(
     *,
     now: datetime,
     why: str,
-    channel: str,
+    channel: str | None = None,
     recipient_key: str | None = None,
     for_key: str | None = None,
     topic: str | None = None,
     caregiver_link_id: int | None = None,
 ) -> int:
     """Cancel what waits for a recipient (or copies of one resident's reminders)."""
-    where = [col(OutboxRow.state).in_(TAKEABLE), col(OutboxRow.channel) == channel]
+    where: list[ColumnElement[bool]] = [col(OutboxRow.state).in_(TAKEABLE)]
+    if channel is not None:
+        where.append(col(OutboxRow.channel) == channel)
     if recipient_key is not None:
         where.append(col(OutboxRow.recipient_key) == recipient_key)
     if for_key is not None:
@@ -234,6 +249,17 @@ async def cancel(
         update(OutboxRow)
         .where(*where)
         .values(state=OutboxState.cancelled, error=why, updated_at=now)
+    )
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+async def cancel_expired(session: AsyncSession, *, now: datetime) -> int:
+    """What waited past its use (Telegram away for days) is cancelled, not sent late."""
+    result = await session.execute(
+        update(OutboxRow)
+        .where(col(OutboxRow.state).in_(TAKEABLE), col(OutboxRow.expires_at) <= now)
+        .values(state=OutboxState.cancelled, error="过期未发", updated_at=now)
     )
     assert isinstance(result, CursorResult)
     return result.rowcount
@@ -260,25 +286,32 @@ async def release_in_doubt(session: AsyncSession, *, now: datetime, owner: str) 
 
 
 async def sent_within(
-    session: AsyncSession, keys: Iterable[tuple[str, str]], since: datetime
+    session: AsyncSession,
+    keys: Iterable[tuple[str, str]],
+    since: datetime,
+    *,
+    besides: int | None = None,
 ) -> dict[tuple[str, str], list[datetime]]:
-    """What each (channel, recipient) was sent since ``since``, oldest first (the weekly cap)."""
+    """What each (channel, recipient) was sent since ``since``, oldest first (the weekly cap),
+    counting what another sender is sending right now (all but row ``besides``)."""
     wanted = set(keys)
     if not wanted:
         return {}
+    at = func.coalesce(col(OutboxRow.sent_at), col(OutboxRow.claimed_at))
     rows = await session.execute(
-        select(col(OutboxRow.channel), col(OutboxRow.recipient_key), col(OutboxRow.sent_at))
+        select(col(OutboxRow.channel), col(OutboxRow.recipient_key), at)
         .where(
             col(OutboxRow.recipient_key).in_({key for _, key in wanted}),
-            col(OutboxRow.state) == OutboxState.sent,
-            col(OutboxRow.sent_at) >= since,
+            col(OutboxRow.state).in_((OutboxState.sent, OutboxState.sending)),
+            at >= since,
+            col(OutboxRow.id) != (besides or 0),
         )
-        .order_by(col(OutboxRow.sent_at))
+        .order_by(at)
     )
     found: dict[tuple[str, str], list[datetime]] = {key: [] for key in wanted}
-    for channel, key, at in rows:
-        if (channel, key) in found and at is not None:
-            found[(channel, key)].append(at)
+    for channel, key, moment in rows:
+        if (channel, key) in found and moment is not None:
+            found[(channel, key)].append(moment)
     return found
 
 

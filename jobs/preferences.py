@@ -120,6 +120,8 @@ async def set_topic(
         await outbox.cancel(
             session, now=now, why="居民已退订", channel=channel, recipient_key=user_key, topic=topic
         )
+        # The family's copies of it too.
+        await outbox.cancel(session, now=now, why="居民已退订", for_key=user_key, topic=topic)
 
 
 async def set_town(

@@ -57,6 +57,9 @@ class Rule:
     towns: frozenset[str] = frozenset()
     age_min: int | None = None
     age_max: int | None = None
+    # A campaign's occurrences before the day it was approved are not sent (approved late,
+    # resumed, edited: nothing from the past arrives in a heap).
+    approved_at: datetime | None = None
 
     @classmethod
     def of(cls, row: ReminderRule) -> Rule:
@@ -76,6 +79,7 @@ class Rule:
             towns=frozenset(row.towns.split()),
             age_min=row.age_min,
             age_max=row.age_max,
+            approved_at=row.approved_at,
         )
 
     @property
@@ -175,6 +179,10 @@ def check(rule: Rule) -> None:
                 cron_trigger(rule.cron)
             except ValueError as exc:
                 raise RuleProblem(f"cron 表达式有误：{exc}") from exc
+            day, _, weekday = rule.cron.split()[2:5]
+            if day != "*" and weekday != "*":
+                # crontab means either, APScheduler both: say one.
+                raise RuleProblem("cron 表达式里“日”和“星期”只能限定一个，另一个写 *")
     if rule.kind is RuleKind.due and (rule.days_before is None or rule.fact_kind is None):
         raise RuleProblem("个人到期的规则要选到期类别，并填提前几天提醒")
     if rule.kind is RuleKind.age and rule.age is None:
@@ -195,11 +203,12 @@ def cron_trigger(expression: str, tz: ZoneInfo | None = None) -> CronTrigger:
     if len(fields) != 5:
         raise ValueError("要 5 段：分 时 日 月 星期")
     weekday = fields[4]
-    if re.fullmatch(r"[0-7](-[0-7])?(,[0-7](-[0-7])?)*", weekday):
+    if re.fullmatch(r"(\*|[0-7](-[0-7])?)(/[1-7])?(,(\*|[0-7](-[0-7])?)(/[1-7])?)*", weekday):
         days: list[str] = []
         for part in weekday.split(","):
-            first, _, last = part.partition("-")
-            for number in range(int(first), int(last or first) + 1):
+            span, _, step = part.partition("/")
+            first, _, last = ("0-6" if span == "*" else span).partition("-")
+            for number in range(int(first), int(last or first) + 1, int(step or 1)):
                 if _CRON_DAYS[number] not in days:
                     days.append(_CRON_DAYS[number])
         weekday = ",".join(days)
@@ -211,6 +220,14 @@ def cron_trigger(expression: str, tz: ZoneInfo | None = None) -> CronTrigger:
 
 def fill(message: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), message)
+
+
+def days_left(text: str, expires_at: datetime, now: datetime, tz: ZoneInfo) -> str:
+    """Fill {天数} as the reminder goes: a due-date reminder expires when its day ends."""
+    if "{天数}" not in text:
+        return text
+    due_on = (expires_at.astimezone(tz) - timedelta(days=1)).date()
+    return text.replace("{天数}", str(max((due_on - now.astimezone(tz).date()).days, 0)))
 
 
 def _at(day: date, minutes: int, tz: ZoneInfo) -> datetime:
@@ -228,11 +245,16 @@ def campaign_occurrences(
         if at <= now < at + CALENDAR_VALID:
             found.append(Occurrence(rule.on_date.isoformat(), at, at + CALENDAR_VALID))
     elif rule.kind is RuleKind.calendar and rule.cron is not None:
+        # Once a day at most (the occurrence is the day), and only the latest firing: a
+        # scheduler that was down sends the last one missed, not each.
         trigger = cron_trigger(rule.cron, tz)
         at = trigger.get_next_fire_time(None, now - CALENDAR_VALID)
+        latest = None
         while at is not None and at <= now:
-            found.append(Occurrence(f"{at:%Y-%m-%dT%H:%M}", at, at + CALENDAR_VALID))
+            latest = at
             at = trigger.get_next_fire_time(at, at + timedelta(minutes=1))
+        if latest is not None:
+            found.append(Occurrence(f"{latest:%Y-%m-%d}", latest, latest + CALENDAR_VALID))
     elif rule.kind is RuleKind.change:
         for notice in notices:
             if notice.ref == rule.entry_id and notice.at <= now < notice.at + CHANGE_VALID:
@@ -240,6 +262,9 @@ def campaign_occurrences(
                 found.append(
                     Occurrence(f"notice-{notice.id}", notice.at, notice.at + CHANGE_VALID, values)
                 )
+    if rule.approved_at is not None:
+        approved = rule.approved_at.astimezone(tz).date()
+        found = [o for o in found if o.at.astimezone(tz).date() >= approved]
     return found
 
 
@@ -256,11 +281,11 @@ def personal_occurrences(
             at = _at(fact.due_on - timedelta(days=rule.days_before), rule.send_at, tz)
             ends = _at(fact.due_on + timedelta(days=1), 0, tz)
             if at <= now < ends:
-                days = (fact.due_on - now.date()).days
+                # {天数} is left for the sender (``days_left``): a reminder held back by the
+                # quiet hours or the cap still tells the truth when it goes.
                 values = {
                     "物品": fact.label,
                     "到期日": f"{fact.due_on.month}月{fact.due_on.day}日",
-                    "天数": str(days),
                 }
                 found.append(Occurrence(f"fact-{fact.id}-{fact.due_on}", at, ends, values))
     elif rule.kind is RuleKind.age and rule.age is not None and recipient.birth is not None:
@@ -276,7 +301,12 @@ def in_audience(rule: Rule, recipient: Recipient, today: date, town: str | None 
         return False
     if rule.sensitive and not recipient.sensitive_ok:
         return False
-    towns = rule.towns | ({town} if town else set())
+    towns = rule.towns
+    if town:
+        # A notice about one town reaches that town only, and only if the rule covers it.
+        if towns and town not in towns:
+            return False
+        towns = frozenset({town})
     if towns and recipient.town not in towns:
         return False
     if rule.age_min is not None or rule.age_max is not None:

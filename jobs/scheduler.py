@@ -95,8 +95,6 @@ class Ticks:
             if not self._purged_once:
                 self._purged_once = True
                 await self._purge()
-        elif was and not now_leading and self.draining is not None:
-            self.draining.cancel()
         elif now_leading:
             # Between ticks too: rows a retry or a crash left are taken as soon as they may be.
             self.drain_soon()

@@ -20,8 +20,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from jobs import gate, outbox
+from jobs import gate, outbox, wanted
 from jobs.models import OutboxRow, ReminderProfile
+from jobs.rules import days_left
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,14 @@ class Outgoing:
     caregiver_link_id: int | None = None
 
     @classmethod
-    def of(cls, row: OutboxRow) -> Outgoing:
+    def of(cls, row: OutboxRow, now: datetime, tz: ZoneInfo) -> Outgoing:
+        """As it goes out at ``now`` (the days left to a due date counted then)."""
         assert row.id is not None
         return cls(
             id=row.id,
             channel=row.channel,
             recipient_key=row.recipient_key,
-            text=row.text,
+            text=days_left(row.text, row.expires_at, now, tz),
             topic=row.topic,
             sensitive=row.sensitive,
             entry_id=row.entry_id,
@@ -137,6 +139,7 @@ class Sender:
             report.released = await outbox.release_in_doubt(
                 session, now=self.clock(), owner=self.owner
             )
+            report.cancelled += await outbox.cancel_expired(session, now=self.clock())
         if report.released:
             log.warning(
                 "reminders left in doubt by a stopped sender are sent again",
@@ -165,27 +168,36 @@ class Sender:
                 row = taken[0]
                 if not await self._may_go(session, row, now, report):
                     continue
-            outcome = await self.messenger.send(Outgoing.of(row))
-            await self._record(row, outcome, report)
+            reminder = Outgoing.of(row, now, self.tz)
+            outcome = await self.messenger.send(reminder)
+            await self._record(row, reminder.text, outcome, report)
 
     async def _may_go(
         self, session: AsyncSession, row: OutboxRow, now: datetime, report: DrainReport
     ) -> bool:
-        """Quiet hours, the weekly cap, a recipient who blocked the bot: decided in the claim's
-        transaction, so a row held back is never sent."""
+        """Still wanted, quiet hours, the weekly cap, a recipient who blocked the bot: decided in
+        the claim's transaction, so a row held back is never sent. The recipient's profile is
+        locked meanwhile (PostgreSQL), so two senders cannot both find room under the cap."""
         profile = await session.scalar(
-            select(ReminderProfile).where(
+            select(ReminderProfile)
+            .where(
                 col(ReminderProfile.channel) == row.channel,
                 col(ReminderProfile.user_key) == row.recipient_key,
             )
+            .with_for_update()
         )
         if profile is not None and profile.inactive_since is not None:
             await outbox.drop(session, row, self.owner, now, "居民已屏蔽本助手")
             report.cancelled += 1
             return False
+        unwanted = await wanted.why_not(session, row)
+        if unwanted is not None:
+            await outbox.drop(session, row, self.owner, now, unwanted)
+            report.cancelled += 1
+            return False
         quiet = (profile.quiet_start, profile.quiet_end) if profile else gate.DEFAULT_QUIET
         week = await outbox.sent_within(
-            session, [(row.channel, row.recipient_key)], now - gate.WEEK
+            session, [(row.channel, row.recipient_key)], now - gate.WEEK, besides=row.id
         )
         until = gate.next_allowed(
             now,
@@ -201,11 +213,15 @@ class Sender:
         report.deferred += 1
         return False
 
-    async def _record(self, row: OutboxRow, outcome: Outcome, report: DrainReport) -> None:
+    async def _record(
+        self, row: OutboxRow, text: str, outcome: Outcome, report: DrainReport
+    ) -> None:
         now = self.clock()
         async with self.sessions() as session, session.begin():
             if isinstance(outcome, Delivered):
-                done = await outbox.mark_sent(session, row, self.owner, now, outcome.message_id)
+                done = await outbox.mark_sent(
+                    session, row, self.owner, now, outcome.message_id, text=text
+                )
                 report.sent += done
                 kind = "sent"
             elif isinstance(outcome, RetryLater):

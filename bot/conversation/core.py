@@ -92,10 +92,12 @@ class Handlers:
 
 
 def _unless_menu(handler: Handler) -> Handler:
-    """A step awaiting words (a birth month, a code): a menu button's words leave it."""
+    """A step awaiting words (a birth month, a code, a name): a menu button's words, or a
+    question, leave it and are answered; nobody is held in a step they forgot."""
 
     async def awaiting(conv: Conversation, turn: Turn, action: Text) -> list[Reply]:
-        if action.text.strip() in texts.MENU_WORDS:
+        text = action.text.strip()
+        if text in texts.MENU_WORDS or reminders.is_question(text):
             turn.step.reset()
             return await answers.on_text(conv, turn, action)
         return await handler(conv, turn, action)
@@ -313,6 +315,7 @@ class Conversation:
             )
             turn.cases_to_sync.add(case.id)
         self.question_log.forget(turn.user_key)
+        await reminders.before_forget(turn)
         await registry.forget(turn.session, turn.channel, turn.user_key)
         turn.forgotten = True
         return Reply(texts.DATA_DELETED)

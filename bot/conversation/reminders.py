@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bot.conversation import reminder_texts as say
@@ -37,7 +38,7 @@ from bot.residents import reach
 from directory.places import TOWN_BY_NAME, TOWNS
 from jobs import codes, evaluate, preferences
 from jobs.codes import Redeemed
-from jobs.models import OutboxRow
+from jobs.models import CaregiverLink, OutboxRow
 from jobs.preferences import QUIET_CHOICES, NoConsent
 from jobs.sender import Outgoing
 from jobs.topics import BY_CODE
@@ -49,7 +50,14 @@ if TYPE_CHECKING:
 # member's copies.
 REMINDERS = "reminder"
 COPIES = "caregiver"
+# What a resident asking a question (not answering the step's question) writes.
+_QUESTION = re.compile(r"[?？]|怎么|什么|哪里|哪儿|能不能|可不可以|多少|为什么|吗$|呢$")
 _BIRTH = re.compile(r"((?:19|20)\d\d)\s*[年./\-\s]\s*(\d{1,2})\s*月?")
+
+
+def is_question(text: str) -> bool:
+    """Words that ask rather than answer: a step awaiting a month, a code or a name lets go."""
+    return len(text) > 30 or bool(_QUESTION.search(text))
 
 
 def _reachable(turn: Turn) -> Reply | None:
@@ -116,7 +124,7 @@ def _sensitive_consent(topic: str) -> Reply:
 async def on_press(conv: Conversation, turn: Turn, data: ButtonData) -> list[Reply]:
     """Every reminder button; the ones under a reminder work in any state."""
     if isinstance(data, ReminderDetail):
-        return [await _detail(turn, data.reminder_id)]
+        return [await _detail(conv, turn, data.reminder_id)]
     if (elsewhere := _reachable(turn)) is not None:
         return [elsewhere]
     session, channel, key, now = turn.session, turn.channel, turn.user_key, turn.now
@@ -134,9 +142,15 @@ async def on_press(conv: Conversation, turn: Turn, data: ButtonData) -> list[Rep
         ended = await codes.end_link(
             session, link_id=data.link_id, channel=channel, user_key=key, now=now
         )
+        if ended is not None:
+            await release_caregivers(turn, [ended])
         return [Reply(say.COPIES_ENDED if ended else say.CARE_GONE, acknowledges_press=True)]
     if isinstance(data, Unsubscribe):
         return [await _unsubscribe(turn, data.topic)]
+    if isinstance(data, RemindDone):
+        turn.step.reset()
+        kept = await preferences.profile(session, channel, key) is not None
+        return [Reply(say.SAVED if kept else say.OK)]
     if await preferences.profile(session, channel, key) is None:
         return [consent_reply(conv)]
     return await _on_settings_press(conv, turn, data)
@@ -178,19 +192,16 @@ async def _on_settings_press(conv: Conversation, turn: Turn, data: ButtonData) -
         return [await _stop_all(turn, data.sure)]
     if isinstance(data, InviteCaregiver):
         turn.step.state = State.AWAIT_CARE_LABEL
-        return [Reply(say.ASK_LABEL)]
-    if isinstance(data, RemindDone):
-        turn.step.reset()
-        return [Reply(say.SAVED)]
+        return [Reply(say.ASK_LABEL, buttons=((RemindDone().button(say.NEVER_MIND),),))]
     return [await settings_reply(turn)]
 
 
-async def _detail(turn: Turn, reminder_id: int) -> Reply:
+async def _detail(conv: Conversation, turn: Turn, reminder_id: int) -> Reply:
     """A sensitive reminder's details, for its own recipient only."""
     row = await turn.session.get(OutboxRow, reminder_id)
     if row is None or row.channel != turn.channel or row.recipient_key != turn.user_key:
         return Reply(say.GONE)
-    return details(Outgoing.of(row))
+    return details(Outgoing.of(row, turn.now, conv.tz))
 
 
 async def _unsubscribe(turn: Turn, topic: str) -> Reply:
@@ -210,7 +221,9 @@ async def _stop_all(turn: Turn, sure: bool) -> Reply:
             (RemindStopAll(True).button(say.YES_STOP_ALL), RemindSettings().button(say.KEEP)),
         )
         return Reply(say.SURE_STOP_ALL, buttons=buttons)
+    links = await codes.links_of(turn.session, turn.channel, turn.user_key)
     await preferences.forget(turn.session, turn.channel, turn.user_key)
+    await release_caregivers(turn, links)
     for purpose in (REMINDERS, COPIES):
         await reach.release(
             turn.session,
@@ -247,7 +260,7 @@ async def bind(conv: Conversation, turn: Turn, typed: str) -> list[Reply]:
         return [elsewhere]
     if not typed.strip():
         turn.step.state = State.AWAIT_CODE
-        return [Reply(say.ASK_CODE)]
+        return [Reply(say.ASK_CODE, buttons=((RemindDone().button(say.NEVER_MIND),),))]
     turn.step.reset()
     found = await codes.redeem(
         turn.session, channel=turn.channel, user_key=turn.user_key, typed=typed, now=turn.now
@@ -257,7 +270,9 @@ async def bind(conv: Conversation, turn: Turn, typed: str) -> list[Reply]:
         await _keep_chat(conv, turn, REMINDERS)
         await _due_now(conv, turn)
         due = f"{found.fact.due_on.year}年{found.fact.due_on.month}月{found.fact.due_on.day}日"
-        return [Reply(say.BOUND.format(label=found.fact.label, due=due))]
+        ruled = await evaluate.has_due_rule(turn.session, found.fact.kind)
+        text = say.BOUND if ruled else say.BOUND_NO_RULE
+        return [Reply(text.format(label=found.fact.label, due=due))]
     if result is Redeemed.invited and found.invitation is not None:
         link = found.invitation
         assert link.id is not None
@@ -325,6 +340,29 @@ async def on_care_label(conv: Conversation, turn: Turn, action: Text) -> list[Re
         return [consent_reply(conv)]
     shown = codes.shown(code)
     return [Reply(say.INVITED.format(code=shown))]
+
+
+async def release_caregivers(turn: Turn, links: Sequence[CaregiverLink]) -> None:
+    """A family member's chat id is kept only while they receive someone's copies."""
+    for link in links:
+        if link.caregiver_channel is None or link.caregiver_key is None:
+            continue
+        if await preferences.receives_copies(
+            turn.session, link.caregiver_channel, link.caregiver_key
+        ):
+            continue
+        await reach.release(
+            turn.session,
+            channel=link.caregiver_channel,
+            user_key=link.caregiver_key,
+            purpose=COPIES,
+            now=turn.now,
+        )
+
+
+async def before_forget(turn: Turn) -> None:
+    """/stop: the family members this resident invited keep no chat id for them."""
+    await release_caregivers(turn, await codes.links_of(turn.session, turn.channel, turn.user_key))
 
 
 async def active_again(conv: Conversation, turn: Turn) -> None:

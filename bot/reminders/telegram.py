@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -26,7 +27,17 @@ from jobs.sender import Blocked, Delivered, Outcome, Outgoing, RetryLater, Undel
 
 log = logging.getLogger(__name__)
 
-NOT_REACHED = ("ClientConnectorError", "ClientConnectionError", "Bad Gateway", "Service Unavail")
+# Telegram answered that it is unwell: the message was not taken.
+SERVER_TROUBLE = ("Bad Gateway", "Service Unavailable", "Gateway Timeout")
+
+
+def never_left(exc: NetworkError) -> bool:
+    """The request never reached Telegram (no connection, the connect timed out, DNS, the
+    proxy), or Telegram said it took nothing: safe to send again."""
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return True
+    return not isinstance(exc, TimedOut) and any(s in str(exc) for s in SERVER_TROUBLE)
 
 
 class TelegramMessenger:
@@ -74,8 +85,8 @@ class TelegramMessenger:
             return Blocked()
         except BadRequest as exc:
             return Undeliverable(f"Telegram 拒收：{exc.message}")
-        except (TimedOut, NetworkError) as exc:
-            if not isinstance(exc, TimedOut) and any(s in str(exc) for s in NOT_REACHED):
+        except NetworkError as exc:
+            if never_left(exc):
                 return RetryLater(30, f"连不上 Telegram：{exc}")
             log.warning("a reminder's send is in doubt; not sent again", extra={"row": reminder.id})
             return Undeliverable("发送超时，可能已送达，为免重复不再重发")

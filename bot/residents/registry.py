@@ -155,6 +155,11 @@ REGISTRY: tuple[ResidentData, ...] = (
                 col(CaregiverLink.state) == CareState.invited,
                 col(CaregiverLink.expires_at) < cutoff,
             ),
+            # The resident's profile aged out: nothing is copied any more.
+            ~exists().where(
+                col(ReminderProfile.channel) == col(CaregiverLink.resident_channel),
+                col(ReminderProfile.user_key) == col(CaregiverLink.resident_key),
+            ),
         ),
     ),
     # What was sent stays in the history for the period, then goes (the sent log keeps only
@@ -175,10 +180,21 @@ REGISTRY: tuple[ResidentData, ...] = (
         lambda channel, user_key: and_(
             col(Resident.channel) == channel, col(Resident.user_key) == user_key
         ),
-        # Only residents no purpose keeps reachable, or who blocked the bot for the period.
+        # Only residents no purpose keeps reachable, or who blocked the bot for the period, or
+        # family members whose copies all ended.
         lambda cutoff: and_(
             col(Resident.updated_at) < cutoff,
-            or_(col(Resident.reachable_for) == "", col(Resident.inactive_since) < cutoff),
+            or_(
+                col(Resident.reachable_for) == "",
+                col(Resident.inactive_since) < cutoff,
+                and_(
+                    col(Resident.reachable_for) == "caregiver",
+                    ~exists().where(
+                        col(CaregiverLink.caregiver_key) == col(Resident.user_key),
+                        col(CaregiverLink.state) == CareState.active,
+                    ),
+                ),
+            ),
         ),
     ),
     ResidentData(

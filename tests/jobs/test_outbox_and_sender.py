@@ -10,7 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from jobs import evaluate, outbox, preferences
-from jobs.models import OutboxRow, OutboxState, ReminderFact, ReminderRule, RuleState
+from jobs.models import (
+    CaregiverLink,
+    OutboxRow,
+    OutboxState,
+    ReminderFact,
+    ReminderRule,
+    ReminderSubscription,
+    RuleState,
+)
 from jobs.sender import Blocked, RetryLater, Sender
 from tests.jobs.conftest import TZ, Clock, FakeMessenger
 
@@ -235,3 +243,74 @@ async def test_a_due_date_is_found_by_the_first_tick_after_its_send_time(
             session, channel="telegram", user_key="a", now=MORNING.replace(hour=15), tz=TZ
         )
     assert queued == 1
+
+
+async def test_what_waited_past_its_use_is_cancelled_not_sent_late(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await subscribe(sessions, "a")
+    await campaign(sessions, MORNING.date())
+    await tick(sessions, MORNING + timedelta(minutes=1))
+    # Telegram was away for five days; the campaign was valid for three.
+    clock, messenger = Clock(MORNING + timedelta(days=5)), FakeMessenger()
+    report = await sender(sessions, clock, messenger).drain()
+    assert (report.sent, report.cancelled, messenger.sent) == (0, 1, [])
+    assert await states(sessions) == {"cancelled": 1}
+
+
+async def test_the_weekly_cap_holds_when_many_are_due_at_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Eight workers at once, five campaigns due together for one resident: three go."""
+    await subscribe(sessions, "a")
+    for _ in range(5):
+        await campaign(sessions, MORNING.date())
+    clock, messenger = Clock(MORNING + timedelta(minutes=1)), FakeMessenger()
+    await tick(sessions, clock())
+    report = await Sender(
+        sessions=sessions, messenger=messenger, tz=TZ, owner="t", clock=clock, concurrency=8
+    ).drain()
+    assert (report.sent, len(messenger.to("a"))) == (3, 3)
+    assert (await states(sessions))["sent"] == 3
+
+
+async def test_a_reminder_no_longer_wanted_as_it_goes_is_dropped(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A subscription switched off by a path that did not cancel (or at the very moment of the
+    claim): the check at send time catches it."""
+    await subscribe(sessions, "a")
+    await campaign(sessions, MORNING.date())
+    clock, messenger = Clock(MORNING + timedelta(minutes=1)), FakeMessenger()
+    await tick(sessions, clock())
+    async with sessions() as session, session.begin():
+        await session.execute(update(ReminderSubscription).values(subscribed=False))
+    report = await sender(sessions, clock, messenger).drain()
+    assert (report.sent, report.cancelled) == (0, 1)
+    async with sessions() as session:
+        row = await session.scalar(select(OutboxRow))
+    assert row is not None and row.error == "居民已退订"
+
+
+async def test_unsubscribing_cancels_the_familys_copies_waiting_too(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await subscribe(sessions, "mother")
+    async with sessions() as session, session.begin():
+        session.add(
+            CaregiverLink(
+                resident_channel="telegram",
+                resident_key="mother",
+                caregiver_channel="telegram",
+                caregiver_key="daughter",
+                label="妈妈",
+                state="active",
+                expires_at=MORNING,
+            )
+        )
+    await campaign(sessions, MORNING.date(), at=22 * 60)
+    queued = await tick(sessions, MORNING.replace(hour=22, minute=5))
+    assert queued.queued == 2
+    async with sessions() as session, session.begin():
+        await preferences.set_topic(session, "telegram", "mother", "memorial", False, MORNING)
+    assert await states(sessions) == {"cancelled": 2}

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from jobs.models import RuleKind
-from jobs.rules import Copy, Fact, Notice, Recipient, Rule, RuleProblem, check, evaluate
+from jobs.rules import (
+    Copy,
+    Fact,
+    Notice,
+    Recipient,
+    Rule,
+    RuleProblem,
+    check,
+    cron_trigger,
+    days_left,
+    evaluate,
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 12, 21, 10, 5, tzinfo=TZ)
@@ -46,7 +58,61 @@ def test_a_cron_campaign_has_one_occurrence_per_firing() -> None:
     monday = datetime(2026, 12, 21, 10, 30, tzinfo=TZ)  # a Monday
     keys = {d.occurrence for d in evaluate([rule], [resident("a", "meals")], monday, TZ)}
     # This Monday's, and none of last week's (more than three days ago).
-    assert keys == {"2026-12-21T10:00"}
+    assert keys == {"2026-12-21"}
+
+
+def test_a_daily_crontab_sends_the_last_firing_missed_only_and_none_before_approval() -> None:
+    daily = Rule(id=2, kind=RuleKind.calendar, topic="meals", message="m", cron="0 10 * * *")
+    person = [resident("a", "meals")]
+    # Down for two days: one reminder, today's, not three.
+    assert [d.occurrence for d in evaluate([daily], person, NOW, TZ)] == ["2026-12-21"]
+    # Approved this afternoon: today's still goes; approved tomorrow: nothing of today.
+    approved = replace(daily, approved_at=NOW + timedelta(hours=3))
+    assert [d.occurrence for d in evaluate([approved], person, NOW, TZ)] == ["2026-12-21"]
+    later = replace(daily, approved_at=NOW + timedelta(days=1))
+    assert list(evaluate([later], person, NOW, TZ)) == []
+    dated = Rule(3, RuleKind.calendar, "meals", "m", on_date=date(2026, 12, 20), approved_at=NOW)
+    assert list(evaluate([dated], person, NOW, TZ)) == []
+
+
+@pytest.mark.parametrize(
+    ("weekday", "fires"),
+    [
+        ("*/2", {"sun", "tue", "thu", "sat"}),
+        ("1-5/2", {"mon", "wed", "fri"}),
+        ("0,6", {"sun", "sat"}),
+    ],
+)
+def test_crontab_weekdays_count_from_sunday(weekday: str, fires: set[str]) -> None:
+    trigger = cron_trigger(f"0 10 * * {weekday}", TZ)
+    days, at = set(), datetime(2026, 12, 20, tzinfo=TZ)
+    for _ in range(7):
+        at = trigger.get_next_fire_time(None, at + timedelta(minutes=1))
+        days.add(f"{at:%a}".lower())
+    assert days == fires
+
+
+def test_days_left_are_counted_when_the_reminder_goes() -> None:
+    text = "还有{天数}天"
+    ends = datetime(2026, 12, 25, tzinfo=TZ)  # due on the 24th
+    assert days_left(text, ends, NOW, TZ) == "还有3天"
+    assert days_left(text, ends, NOW + timedelta(days=2), TZ) == "还有1天"
+
+
+def test_a_notice_about_one_town_reaches_that_town_only_within_the_rule() -> None:
+    rule = Rule(
+        id=9,
+        kind=RuleKind.change,
+        topic="meals",
+        message="m",
+        entry_id="x",
+        towns=frozenset({"九亭镇"}),
+    )
+    people = [resident("a", "meals", town="九亭镇"), resident("b", "meals", town="泗泾镇")]
+    about_sijing = [Notice(1, "x", NOW, town="泗泾镇")]
+    assert list(evaluate([rule], people, NOW, TZ, about_sijing)) == []
+    about_jiuting = [Notice(2, "x", NOW, town="九亭镇")]
+    assert [d.recipient_key for d in evaluate([rule], people, NOW, TZ, about_jiuting)] == ["a"]
 
 
 def test_a_due_date_is_reminded_days_before_and_until_the_day() -> None:
@@ -62,7 +128,7 @@ def test_a_due_date_is_reminded_days_before_and_until_the_day() -> None:
     person = resident("a", "rental", facts=(wheelchair,))
     assert not list(evaluate([rule], [person], NOW - timedelta(days=1), TZ))
     (due,) = evaluate([rule], [person], NOW, TZ)
-    assert due.text == "您租的轮椅将在12月24日到期，还有3天。"
+    assert due.text == "您租的轮椅将在12月24日到期，还有{天数}天。"
     assert due.occurrence == "fact-7-2026-12-24"
     assert due.expires_at == datetime(2026, 12, 25, tzinfo=TZ)
     assert not list(evaluate([rule], [person], datetime(2026, 12, 25, 1, tzinfo=TZ), TZ))
@@ -128,6 +194,7 @@ def test_a_caregiver_copy_says_whose_reminder_it_is() -> None:
         (Rule(1, RuleKind.calendar, "meals", "{物品}", on_date=date(2027, 1, 1)), "只能用在"),
         (Rule(1, RuleKind.calendar, "meals", "m"), "二选一"),
         (Rule(1, RuleKind.calendar, "meals", "m", cron="99 * * * *"), "cron"),
+        (Rule(1, RuleKind.calendar, "meals", "m", cron="0 10 1 * 1"), "只能限定一个"),
         (Rule(1, RuleKind.due, "rental", "m"), "提前几天"),
         (Rule(1, RuleKind.age, "allowance", "m"), "年龄"),
         (Rule(1, RuleKind.change, "policy", "m"), "条目"),

@@ -360,7 +360,8 @@ async def test_a_staff_code_binds_its_fact_and_switches_its_topic_on(
         str.maketrans("0123456789", "０１２３４５６７８９")
     )
     [bound] = await send(conversation, Command("bind", typed), later)
-    assert bound.text == say.BOUND.format(label="轮椅", due="2026年12月10日")
+    # No rule reminds of rentals yet: nothing is promised that no rule would do.
+    assert bound.text == say.BOUND_NO_RULE.format(label="轮椅", due="2026年12月10日")
     [fact] = await rows(sessions, ReminderFact)
     assert (fact.user_key, fact.kind, fact.topic, fact.due_on, fact.label) == (
         RESIDENT,
@@ -389,7 +390,8 @@ async def test_bind_without_a_code_asks_for_it(
     assert ask.text == say.ASK_CODE
     assert await state(conversation) == State.AWAIT_CODE
     [bound] = await send(conversation, Text(codes.shown(code)))
-    assert bound.text == say.BOUND.format(label="轮椅", due="2026年12月10日")
+    # No rule reminds of rentals yet: nothing is promised that no rule would do.
+    assert bound.text == say.BOUND_NO_RULE.format(label="轮椅", due="2026年12月10日")
     assert await state(conversation) == State.IDLE
 
 
@@ -420,7 +422,7 @@ async def test_a_sensitive_fact_needs_the_sensitive_consent_first(
     [settings] = await press(conversation, ask, say.AGREE_SENSITIVE)
     assert "✅ 低保、特困复核" in buttons(settings)
     [bound] = await send(conversation, Command("bind", code))
-    assert bound.text == say.BOUND.format(label="2026年低保复核", due="2026年12月10日")
+    assert bound.text == say.BOUND_NO_RULE.format(label="2026年低保复核", due="2026年12月10日")
 
 
 async def test_the_sixth_wrong_code_in_an_hour_is_throttled(
@@ -642,3 +644,62 @@ async def test_a_forward_is_checked_whatever_the_resident_was_doing(
     assert reply.text.startswith(say.NOT_FROM_US)
     # The birth month is still awaited.
     assert await state(conversation) == State.AWAIT_BIRTH
+
+
+# Family members: who may confirm, and what is kept after -------------------------------------
+
+
+async def _invitation(conversation: Conversation) -> str:
+    settings = await consented(conversation)
+    await press(conversation, settings, say.INVITE)
+    [invited] = await send(conversation, Text("妈妈"))
+    return invited.text.split("：/bind ")[1].split("\n")[0]
+
+
+async def test_only_who_sent_the_invitation_code_can_confirm_it(
+    conversation: Conversation, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    code = await _invitation(conversation)
+    [offer] = await send(conversation, Command("bind", code), chat="616161")
+    accept = buttons(offer)[say.ACCEPT]
+    # A stranger presses the same button (its data can be forged): nothing is linked.
+    [refused] = await send(conversation, Press(accept), chat="999999")
+    assert refused.text == say.CARE_GONE
+    [link] = await rows(sessions, CaregiverLink)
+    assert link.state == "invited"
+    [accepted] = await send(conversation, Press(accept), chat="616161")
+    assert accepted.text == say.ACCEPTED.format(label="妈妈")
+
+
+async def test_a_family_members_chat_id_goes_when_their_copies_end(
+    conversation: Conversation, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    code = await _invitation(conversation)
+    [offer] = await send(conversation, Command("bind", code), chat="616161")
+    [accepted] = await send(conversation, Press(buttons(offer)[say.ACCEPT]), chat="616161")
+    assert accepted.text == say.ACCEPTED.format(label="妈妈")
+    daughter = KEYS.pseudonym("telegram", "616161")
+    async with sessions() as session:
+        kept = await session.scalar(select(Resident).where(Resident.user_key == daughter))
+    assert kept is not None and kept.chat_sealed is not None and kept.reachable_for == "caregiver"
+    [link] = await rows(sessions, CaregiverLink)
+    [ended] = await send(conversation, Press(f"rm-care-end|{link.id}"))
+    assert ended.text == say.COPIES_ENDED
+    async with sessions() as session:
+        kept = await session.scalar(select(Resident).where(Resident.user_key == daughter))
+    assert kept is not None and kept.chat_sealed is None and kept.reachable_for == ""
+    changes = [c.change for c in await rows(sessions, ReminderChange)]
+    assert changes.count("caregiver_ended") == 2
+
+
+async def test_a_question_typed_while_a_birth_month_is_awaited_is_answered(
+    conversation: Conversation, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    settings = await consented(conversation)
+    [ask] = await press(conversation, settings, say.FILL_BIRTH)
+    assert ask.text == say.ASK_BIRTH
+    [answer] = await send(conversation, Text("老年综合津贴怎么申请？"))
+    assert answer.text != say.BAD_BIRTH
+    await send(conversation, Text("1958年3月"))
+    # The step was left: a month typed afterwards is a question like any other, not saved.
+    assert (await profile(sessions)).birth_year is None

@@ -240,9 +240,6 @@ async def test_a_due_date_reminder_goes_once_at_its_time_with_its_buttons(
 ) -> None:
     mother = service.chat(MOTHER)
     await service.opt_in(mother, "辅具租赁到期")
-    code = await service.bind_code(FactKind.rental_due, date(2026, 12, 10), "轮椅")
-    bound = await mother.send(f"/bind {codes.shown(code)}")
-    assert bound["text"] == say.BOUND.format(label="轮椅", due="2026年12月10日")
     await service.rule(
         kind="due",
         topic="rental",
@@ -251,6 +248,10 @@ async def test_a_due_date_reminder_goes_once_at_its_time_with_its_buttons(
         message="您租的{物品}将于{到期日}到期（还有{天数}天），请按时归还或续租。",
         entry_id="device-rental-return",
     )
+    code = await service.bind_code(FactKind.rental_due, date(2026, 12, 10), "轮椅")
+    bound = await mother.send(f"/bind {codes.shown(code)}")
+    # A rule reminds of rentals: the resident is promised a reminder.
+    assert bound["text"] == say.BOUND.format(label="轮椅", due="2026年12月10日")
     seen = len(mother.inbox())
     # An hour early, nothing.
     await service.run()
