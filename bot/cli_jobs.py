@@ -3,8 +3,10 @@
 ``run-due`` evaluates the active rules at a moment and says who would get what. With
 ``--dry-run`` nothing is written (the transaction is rolled back); without it the reminders are
 queued in the outbox and the running service's leader sends them at its next tick: this
-process has no bot. ``status`` only reads. Neither migrates nor seeds: a database that is not at
-the latest migration is refused with a pointer to ``minzheng db upgrade``.
+process has no bot. A run for real also records that the day's due-date and age rules ran, so
+it is refused at any other moment than now unless ``--force`` says so. ``status`` only reads.
+Neither migrates nor seeds: a database that is not at the latest migration is refused with a
+pointer to ``minzheng db upgrade``. What they find is ``bot.cli_jobs_results``'s.
 
 Residents appear only by the first characters of their pseudonymous key; the reminder tables
 hold no chat id. Output is written as it is produced, so 100 000 recipients stream.
@@ -18,7 +20,6 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -26,20 +27,32 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cli_jobs_text as text
+from bot.cli_jobs_results import RunDue, Status, run_due, status
 from bot.settings import Settings
 
 if TYPE_CHECKING:
-    from jobs.models import SchedulerLease
     from jobs.rules import Due
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-# A leader writes its heartbeat every minute; three missed ones and it is taken for stopped.
-STALE_AFTER = timedelta(minutes=3)
+# How far --now may be from the present for a run that writes: the time an operator takes to
+# type it. Further off, the run would mark another day's due-date and age rules as run, and
+# the leader would skip that day's real evaluation.
+NOW_SLACK = timedelta(minutes=5)
 T = TypeVar("T")
-Key = tuple[int, str, str, str]
 
 NOW_HELP = "evaluate at this time instead of now (ISO 8601; without an offset: MINZHENG_TIMEZONE)"
+FORCE_HELP = (
+    "without --dry-run, queue for real at a --now more than 5 minutes from the present; it "
+    "records that day's due-date and age rules as run, so the running service does not "
+    "evaluate them again that day"
+)
+ELSEWHEN = (
+    "--now 离现在超过 5 分钟：只有试运行（--dry-run）才能查看别的时间。"
+    "不加 --dry-run 会把那一天的个人到期、年龄节点规则记为已运行，"
+    "运行中的服务当天就不会再评估它们。"
+    "确实要按这个时间排队，请加 --force。"
+)
 
 
 class Refusal(Exception):
@@ -124,110 +137,6 @@ def _iso(moment: datetime | None, tz: ZoneInfo) -> str | None:
 # run-due ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class RuleOutcome:
-    rule_id: int
-    name: str
-    kind: str
-    topic: str
-    due: list[Due]
-    queued: int
-    already: int
-
-    @property
-    def occurrences(self) -> list[str]:
-        return sorted({due.occurrence for due in self.due})
-
-
-@dataclass
-class RunDue:
-    now: datetime
-    dry_run: bool
-    active_rules: int
-    recipients: int
-    rules: list[RuleOutcome]
-    # What the outbox held before this run: tells a new reminder from one already queued.
-    queued_before: set[Key] = field(default_factory=set)
-
-    @property
-    def queued(self) -> int:
-        return sum(rule.queued for rule in self.rules)
-
-    @property
-    def already(self) -> int:
-        return sum(rule.already for rule in self.rules)
-
-    @property
-    def total(self) -> int:
-        return sum(len(rule.due) for rule in self.rules)
-
-    def was_queued(self, due: Due) -> bool:
-        return (due.rule_id, due.occurrence, due.channel, due.recipient_key) in self.queued_before
-
-
-async def _queued_keys(session: AsyncSession, rule_ids: list[int], now: datetime) -> set[Key]:
-    """The outbox's keys for these rules whose occurrence is still live at ``now``: every
-    reminder due at ``now`` expires later, so older rows cannot match and are not read."""
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from jobs.models import OutboxRow
-
-    if not rule_ids:
-        return set()
-    rows = await session.execute(
-        select(
-            col(OutboxRow.rule_id),
-            col(OutboxRow.occurrence),
-            col(OutboxRow.channel),
-            col(OutboxRow.recipient_key),
-        ).where(col(OutboxRow.rule_id).in_(rule_ids), col(OutboxRow.expires_at) > now)
-    )
-    return {(r[0], r[1], r[2], r[3]) for r in rows}
-
-
-async def run_due(session: AsyncSession, *, now: datetime, tz: ZoneInfo, dry_run: bool) -> RunDue:
-    """Evaluate (and, unless ``dry_run``, queue) in the caller's transaction."""
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from jobs import evaluate
-    from jobs.models import ReminderRule
-
-    rules = await evaluate.active_rules(session)
-    before = await _queued_keys(session, [rule.id for rule in rules], now)
-    evaluation = await evaluate.run_due(session, now=now, tz=tz, dry_run=dry_run, rules=rules)
-    names: dict[int, str] = {}
-    if evaluation.rules:
-        rows = await session.execute(
-            select(col(ReminderRule.id), col(ReminderRule.name)).where(
-                col(ReminderRule.id).in_(list(evaluation.rules))
-            )
-        )
-        names = {rule_id: name for rule_id, name in rows.tuples() if rule_id is not None}
-    by_id = {rule.id: rule for rule in rules}
-    outcomes = [
-        RuleOutcome(
-            rule_id=rule_id,
-            name=names.get(rule_id, ""),
-            kind=by_id[rule_id].kind.value,
-            topic=by_id[rule_id].topic,
-            due=report.due,
-            queued=report.queued,
-            already=report.already,
-        )
-        for rule_id, report in evaluation.rules.items()
-    ]
-    return RunDue(
-        now=now,
-        dry_run=dry_run,
-        active_rules=len(rules),
-        recipients=evaluation.recipients,
-        rules=outcomes,
-        queued_before=before,
-    )
-
-
 def due_data(result: RunDue, due: Due, tz: ZoneInfo) -> dict[str, Any]:
     return {
         "channel": due.channel,
@@ -279,8 +188,9 @@ def run_due_json(result: RunDue, tz: ZoneInfo) -> Iterator[str]:
 
 def cmd_run_due(settings: Settings, args: argparse.Namespace) -> int:
     tz = settings.tz
+    present = datetime.now(tz)
     if args.now is None:
-        now = datetime.now(tz)
+        now = present
     else:
         try:
             now = parse_now(args.now, tz)
@@ -290,6 +200,8 @@ def cmd_run_due(settings: Settings, args: argparse.Namespace) -> int:
                 f"或 2026-12-01T10:00+08:00，而不是 {args.now!r}。",
                 EXIT_USAGE,
             )
+    if not args.dry_run and not args.force and abs(now - present) > NOW_SLACK:
+        return _fail(ELSEWHEN, EXIT_USAGE)
 
     async def work(session: AsyncSession) -> RunDue:
         return await run_due(session, now=now, tz=tz, dry_run=args.dry_run)
@@ -303,80 +215,6 @@ def cmd_run_due(settings: Settings, args: argparse.Namespace) -> int:
 
 
 # status ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Lease:
-    """The scheduler's lease row as read (a plain value: it outlives the session)."""
-
-    holder: str
-    since: datetime
-    heartbeat_at: datetime
-    next_tick_at: datetime | None
-    next_purge_at: datetime | None
-    last_evaluated_at: datetime | None
-    last_drained_at: datetime | None
-
-    @classmethod
-    def of(cls, row: SchedulerLease) -> Lease:
-        return cls(
-            holder=row.holder,
-            since=row.since,
-            heartbeat_at=row.heartbeat_at,
-            next_tick_at=row.next_tick_at,
-            next_purge_at=row.next_purge_at,
-            last_evaluated_at=row.last_evaluated_at,
-            last_drained_at=row.last_drained_at,
-        )
-
-
-@dataclass
-class Status:
-    now: datetime
-    outbox: dict[str, int]
-    oldest_due: datetime | None
-    rules: dict[str, int]
-    lease: Lease | None
-
-    @property
-    def lag_s(self) -> float | None:
-        if self.oldest_due is None:
-            return None
-        return max(0.0, (self.now - self.oldest_due).total_seconds())
-
-    @property
-    def heartbeat_age_s(self) -> float | None:
-        if self.lease is None:
-            return None
-        return max(0.0, (self.now - self.lease.heartbeat_at).total_seconds())
-
-    @property
-    def leader_alive(self) -> bool:
-        age = self.heartbeat_age_s
-        return age is not None and age <= STALE_AFTER.total_seconds()
-
-
-async def status(session: AsyncSession, *, now: datetime) -> Status:
-    from sqlalchemy import func, select
-    from sqlmodel import col
-
-    from jobs import outbox
-    from jobs.leader import LEASE
-    from jobs.models import ReminderRule, RuleState, SchedulerLease
-
-    rows = await session.execute(
-        select(col(ReminderRule.state), func.count()).group_by(col(ReminderRule.state))
-    )
-    rules = {state.value: 0 for state in RuleState}
-    rules.update({state: int(n) for state, n in rows.tuples()})
-    lease = await session.get(SchedulerLease, LEASE)
-    return Status(
-        now=now,
-        outbox=await outbox.counts(session),
-        oldest_due=await outbox.oldest_due(session, now),
-        rules=rules,
-        lease=Lease.of(lease) if lease is not None else None,
-    )
 
 
 def status_data(result: Status, tz: ZoneInfo) -> dict[str, Any]:
@@ -436,11 +274,13 @@ def add_commands(commands: Any) -> None:
         description="Evaluate the active reminder rules at --now and list, per rule, who gets "
         "which text and whether it is new or already queued. Without --dry-run the new ones "
         "are queued in the outbox; the running service's leader sends them at its next tick "
-        "(every minute). Residents are shown by the first 8 characters of their pseudonymous "
-        "key.",
+        "(every minute). Without --dry-run, --now must be within 5 minutes of the present "
+        "(exit 2 otherwise) unless --force is given. Residents are shown by the first 8 "
+        "characters of their pseudonymous key.",
     )
     due.add_argument("--now", metavar="ISO", help=NOW_HELP)
     due.add_argument("--dry-run", action="store_true", help="list only; write nothing")
+    due.add_argument("--force", action="store_true", help=FORCE_HELP)
     due.add_argument("--json", action="store_true", help="print the result as one JSON object")
     due.set_defaults(run=cmd_run_due)
 

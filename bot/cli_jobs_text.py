@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from bot.cli_escalations_text import NO_VALUE, channel, shown_width
 
 if TYPE_CHECKING:
-    from bot.cli_jobs import RuleOutcome, RunDue, Status
+    from bot.cli_jobs_results import RuleOutcome, RunDue, Status
 
 # Residents are shown by this much of their pseudonymous key: enough to tell them apart.
 SHORT_KEY = 8

@@ -1,51 +1,39 @@
 """Staff keep the reminder rules: draft → submit → approve (by another person) → active, and
-pause, resume, archive; and what a rule would send, for the preview.
+pause, resume, archive. What a rule would send, for its page, is ``jobs.rule_preview``'s.
 
 Framework-free like ``knowledge.editing``: keyword-only functions over an ``AsyncSession``; the
 caller owns the transaction and writes each returned ``Change`` to its audit log in it. A rule
-sends only while active. Editing an active rule makes it a draft again (its next ``version``),
-and whatever it queued but has not sent is cancelled with it: residents never get words that no
-second person approved.
+sends only while active. Editing an active rule makes it a draft again (its next ``version``).
+Editing, pausing or archiving withdraws what the rule queued and has not begun to send:
+residents never get words that no second person approved, nor a rule's words while it is
+stopped; once it is active again, the next tick queues those reminders anew (see ``_withdraw``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from jobs.codes import FACT_TOPICS
-from jobs.evaluate import recent_notices, recipients
+from jobs.evaluate import run_key
 from jobs.models import (
     ChangeNotice,
     FactKind,
     OutboxRow,
-    OutboxState,
     ReminderRule,
     RuleKind,
+    RuleRun,
     RuleState,
 )
 from jobs.outbox import TAKEABLE
-from jobs.rules import (
-    CALENDAR_VALID,
-    Recipient,
-    Rule,
-    RuleProblem,
-    check,
-    cron_trigger,
-    evaluate,
-    fill,
-    in_audience,
-    placeholders,
-)
-from jobs.sender import Outgoing
+from jobs.rules import Rule, RuleProblem, check
 from jobs.topics import BY_CODE
 from knowledge.models import KbEntry
 
@@ -54,9 +42,6 @@ MAX_MESSAGE = 500
 MAX_AGE = 120
 MAX_DAYS_BEFORE = 365
 MAX_CRON = 60  # the column's length
-# What a preview puts in the placeholders: no resident's own facts are shown to staff.
-SAMPLE_TOWN = "岳阳街道"
-SAMPLE_ITEM = {FactKind.rental_due: "轮椅", FactKind.review_due: "低保复核"}
 # Where each of ``jobs.rules.check``'s complaints belongs on the form (first match wins).
 _PROBLEM_FIELDS = (
     ("消息里", "message"),
@@ -125,6 +110,8 @@ class Change:
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     note: str | None = None
+    # How many queued reminders were withdrawn (staff are told; they go again once active).
+    withdrawn: int = 0
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(RuleValues))
@@ -204,18 +191,36 @@ async def _rule(session: AsyncSession, rule_id: int) -> ReminderRule:
     return row
 
 
-async def _cancel_queued(
-    session: AsyncSession, rule_id: int, now: datetime, why: str
-) -> str | None:
-    """What the rule queued and has not sent goes no more (the sender takes only these states);
-    the audit note says how many."""
-    result = await session.execute(
-        update(OutboxRow)
+async def _withdraw(session: AsyncSession, rule_id: int) -> list[str]:
+    """Delete what the rule queued and no sender has taken yet (pending, or waiting to be
+    retried); the occurrences of the rows deleted. Rows being sent or sent are kept: who got a
+    reminder keeps its sent row, and the outbox's unique key sends nobody an occurrence twice."""
+    # RETURNING: what is forgotten below is exactly what was deleted, even with a sender at work.
+    deleted = await session.execute(
+        delete(OutboxRow)
         .where(col(OutboxRow.rule_id) == rule_id, col(OutboxRow.state).in_(TAKEABLE))
-        .values(state=OutboxState.cancelled, error=why, updated_at=now)
+        .returning(col(OutboxRow.occurrence))
     )
-    assert isinstance(result, CursorResult)
-    return f"已排队未发出的 {result.rowcount} 条提醒已取消" if result.rowcount > 0 else None
+    return list(deleted.scalars())
+
+
+async def _forget_runs(
+    session: AsyncSession, rule: Rule, occurrences: list[str], now: datetime, tz: ZoneInfo
+) -> None:
+    """Forget that the rule ran for what was withdrawn, so once it is active again (approved,
+    resumed) the next tick evaluates it anew and queues those reminders with the words then
+    approved. A campaign ran per occurrence; a due-date or age rule per day, and only today's
+    run is ever looked at again."""
+    if not occurrences:
+        return
+    runs = {run_key(rule, occurrence, now, tz) for occurrence in occurrences}
+    await session.execute(
+        delete(RuleRun).where(col(RuleRun.rule_id) == rule.id, col(RuleRun.run_key).in_(runs))
+    )
+
+
+def _withdrawn_note(withdrawn: int, then: str) -> str | None:
+    return f"已排队未发出的 {withdrawn} 条提醒已撤回{then}" if withdrawn else None
 
 
 def _columns(values: RuleValues) -> dict[str, Any]:
@@ -230,10 +235,13 @@ async def save(
     values: RuleValues,
     actor: str,
     now: datetime,
+    tz: ZoneInfo,
 ) -> tuple[ReminderRule, Change | None]:
     """A new rule's draft (``rule_id`` None), or an edit. An edit of a rule under review, active
-    or paused makes it a draft again; of an active or paused one, its next version. Saving
-    what is already there changes nothing (``None``: no audit row)."""
+    or paused makes it a draft again; of an active or paused one, its next version. What it
+    queued and has not sent is withdrawn, to be queued again with the new words once approved
+    (``tz``: the zone its days are counted in). Saving what is already there changes nothing
+    (``None``: no audit row)."""
     values = await validate(session, values)
     if rule_id is None:
         row = ReminderRule(
@@ -255,21 +263,28 @@ async def save(
     if values_of(row).kept() == values:
         return row, None
     before = snapshot(row)
+    # Even a draft's: a row a sender held at the last edit may since have gone back to retry.
+    withdrawn = await _withdraw(session, row.id)
+    # The runs are the rule's as it was: its kind may change now.
+    await _forget_runs(session, Rule.of(row), withdrawn, now, tz)
     for name, value in _columns(values).items():
         setattr(row, name, value)
-    note = None
     if row.state in (RuleState.active, RuleState.paused):
         row.version += 1
-        note = await _cancel_queued(session, row.id, now, "规则已修改，等待重新审核")
     row.state, row.submitted_by = RuleState.draft, None
     row.approved_by, row.approved_at = None, None
     row.updated_by, row.updated_at = actor, now
-    return row, Change("reminder_rule_saved", row.id, before, snapshot(row), note)
+    note = _withdrawn_note(len(withdrawn), "，批准后按新内容重新排队")
+    return row, Change(
+        "reminder_rule_saved", row.id, before, snapshot(row), note, withdrawn=len(withdrawn)
+    )
 
 
-def _moved(row: ReminderRule, action: str, before: str, note: str | None = None) -> Change:
+def _moved(
+    row: ReminderRule, action: str, before: str, note: str | None = None, withdrawn: int = 0
+) -> Change:
     assert row.id is not None
-    return Change(action, row.id, {"state": before}, {"state": row.state}, note)
+    return Change(action, row.id, {"state": before}, {"state": row.state}, note, withdrawn)
 
 
 async def submit(session: AsyncSession, *, rule_id: int, actor: str, now: datetime) -> Change:
@@ -308,18 +323,25 @@ async def send_back(
     return _moved(row, "reminder_rule_sent_back", RuleState.in_review, comment)
 
 
-async def pause(session: AsyncSession, *, rule_id: int, actor: str, now: datetime) -> Change:
+async def pause(
+    session: AsyncSession, *, rule_id: int, actor: str, now: datetime, tz: ZoneInfo
+) -> Change:
+    """It stops sending: what it queued and has not sent is withdrawn, to be queued again on
+    resuming (``tz``: the zone its days are counted in)."""
     row = await _rule(session, rule_id)
     if row.state != RuleState.active:
         raise RuleError("只有生效中的规则才能暂停。")
     assert row.id is not None
     row.state, row.updated_at = RuleState.paused, now
-    note = await _cancel_queued(session, row.id, now, "规则已暂停")
-    return _moved(row, "reminder_rule_paused", RuleState.active, note)
+    withdrawn = await _withdraw(session, row.id)
+    await _forget_runs(session, Rule.of(row), withdrawn, now, tz)
+    note = _withdrawn_note(len(withdrawn), "，恢复后重新排队")
+    return _moved(row, "reminder_rule_paused", RuleState.active, note, len(withdrawn))
 
 
 async def resume(session: AsyncSession, *, rule_id: int, actor: str, now: datetime) -> Change:
-    """What was approved goes on: resuming changes no word, so it needs no second review."""
+    """What was approved goes on: resuming changes no word, so it needs no second review. What
+    pausing withdrew is queued again at the next tick."""
     row = await _rule(session, rule_id)
     if row.state != RuleState.paused:
         raise RuleError("只有已暂停的规则才能恢复。")
@@ -328,91 +350,16 @@ async def resume(session: AsyncSession, *, rule_id: int, actor: str, now: dateti
 
 
 async def archive(session: AsyncSession, *, rule_id: int, actor: str, now: datetime) -> Change:
+    """It never sends again: what it queued and has not sent is withdrawn for good."""
     row = await _rule(session, rule_id)
     if row.state == RuleState.archived:
         raise RuleError("这条规则已经归档了。")
     assert row.id is not None
     before = row.state
     row.state, row.updated_at = RuleState.archived, now
-    note = await _cancel_queued(session, row.id, now, "规则已归档")
-    return _moved(row, "reminder_rule_archived", before, note)
-
-
-def next_at(rule: Rule, now: datetime, tz: ZoneInfo) -> datetime | None:
-    """When a campaign goes out next (still within its time to go, if it has begun); None for
-    rules whose time is each resident's own (due dates, ages) or a change notice's."""
-    now = now.astimezone(tz)
-    if rule.kind is RuleKind.calendar and rule.on_date is not None:
-        at = datetime.combine(rule.on_date, time(rule.send_at // 60, rule.send_at % 60), tz)
-        return at if now < at + CALENDAR_VALID else None
-    if rule.kind is RuleKind.calendar and rule.cron is not None:
-        fire: datetime | None = cron_trigger(rule.cron, tz).get_next_fire_time(None, now)
-        return fire
-    return None
-
-
-def could_get(rule: Rule, recipient: Recipient, today: date) -> bool:
-    """Whether the rule reaches this resident on some day: in its audience, with the fact or
-    the birth month it counts from."""
-    if not in_audience(rule, recipient, today):
-        return False
-    if rule.kind is RuleKind.due:
-        return any(fact.kind == rule.fact_kind for fact in recipient.facts)
-    if rule.kind is RuleKind.age:
-        return recipient.birth is not None
-    return True
-
-
-@dataclass(frozen=True)
-class Preview:
-    """How many a rule reaches and a sample of what they read (render it with
-    ``bot.reminders.render``)."""
-
-    audience: int
-    copies: int
-    due_now: int
-    next_at: datetime | None
-    sample: Outgoing
-    values: dict[str, str]
-
-
-def sample_values(rule: Rule, now: datetime, tz: ZoneInfo) -> dict[str, str]:
-    values = {"街镇": min(rule.towns) if rule.towns else SAMPLE_TOWN}
-    if rule.kind is RuleKind.due and rule.days_before is not None:
-        due_on = now.astimezone(tz).date() + timedelta(days=rule.days_before)
-        values["物品"] = SAMPLE_ITEM.get(FactKind(rule.fact_kind), "轮椅") if rule.fact_kind else ""
-        values["到期日"] = f"{due_on.month}月{due_on.day}日"
-        values["天数"] = str(rule.days_before)
-    if rule.kind is RuleKind.age and rule.age is not None:
-        values["年龄"] = str(rule.age)
-    return values
-
-
-async def preview(session: AsyncSession, *, rule: Rule, now: datetime, tz: ZoneInfo) -> Preview:
-    people = await recipients(session)
-    today = now.astimezone(tz).date()
-    reached = [person for person in people if could_get(rule, person, today)]
-    notices = await recent_notices(session, now)
-    due_now = sum(due.for_key is None for due in evaluate([rule], reached, now, tz, notices))
-    values = sample_values(rule, now, tz)
-    sample = Outgoing(
-        id=0,
-        channel="telegram",
-        recipient_key="preview",
-        text=fill(rule.message, values),
-        topic=rule.topic,
-        sensitive=rule.sensitive,
-        entry_id=rule.entry_id,
-    )
-    return Preview(
-        audience=len(reached),
-        # What reveals hardship is not copied to family members.
-        copies=0 if rule.sensitive else sum(len(person.copies) for person in reached),
-        due_now=due_now,
-        next_at=next_at(rule, now, tz),
-        sample=sample,
-        values={name: values[name] for name in placeholders(rule.message) if name in values},
-    )
+    withdrawn = len(await _withdraw(session, row.id))
+    note = _withdrawn_note(withdrawn, "，不再发送")
+    return _moved(row, "reminder_rule_archived", before, note, withdrawn)
 
 
 async def record_change_notice(

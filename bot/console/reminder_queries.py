@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.console.models import AuditEvent
-from jobs import rule_editing
+from jobs import rule_preview
 from jobs.evaluate import recipients
 from jobs.models import (
     OUTBOX_STATE_NAMES,
@@ -96,9 +96,9 @@ async def rule_rows(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> li
                 topic=label(row.topic),
                 state=row.state,
                 state_name=state_name(row.state),
-                audience=sum(rule_editing.could_get(rule, person, today) for person in people),
+                audience=sum(rule_preview.could_get(rule, person, today) for person in people),
                 last_run=runs.get(row.id),
-                next_at=rule_editing.next_at(rule, now, tz)
+                next_at=rule_preview.next_at(rule, now, tz)
                 if row.state == RuleState.active
                 else None,
             )

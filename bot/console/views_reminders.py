@@ -16,7 +16,7 @@ from bot import keys
 from bot.console import audit, reminder_queries, rule_form
 from bot.console.web import CONTENT, STAFF, form, now, page, redirect, render, route, whole_number
 from bot.reminders.render import details, notification
-from jobs import rule_editing
+from jobs import rule_editing, rule_preview
 from jobs.models import ReminderRule, RuleState
 from jobs.rules import Rule
 from jobs.topics import label
@@ -29,9 +29,17 @@ DONE = {
     "submit": "已提交审核，请另一位同事审核。",
     "approve": "已批准：规则生效，到时间就会发送。",
     "send-back": "已退回给编辑人。",
-    "pause": "已暂停：不再发送，已排队还没发出的提醒已取消。",
+    "pause": "已暂停：不再发送。",
     "resume": "已恢复：规则重新生效。",
     "archive": "已归档：这条规则不再发送。",
+}
+# …and what it says when the action withdrew queued reminders (``&withdrawn=N``).
+AGAIN = "已收到的居民不会重复收到。"
+WITHDRAWN = {
+    "saved": "已排队还没发出的 {n} 条提醒已撤回：规则重新批准后，会按新内容重新排队。" + AGAIN,
+    "submit": "已排队还没发出的 {n} 条提醒已撤回：规则重新批准后，会按新内容重新排队。" + AGAIN,
+    "pause": "已排队还没发出的 {n} 条提醒已撤回：恢复后会重新排队。" + AGAIN,
+    "archive": "已排队还没发出的 {n} 条提醒已撤回，不会再发送。",
 }
 # Tabs of the 提醒 pages: (path, label).
 TABS = (
@@ -58,6 +66,20 @@ def record(session: AsyncSession, actor: str, change: rule_editing.Change) -> No
 
 def _rule_id(request: web.Request) -> int:
     return whole_number(request.match_info.get("rule_id"), 0, digits=9)
+
+
+def _done_at(rule_id: int | None, done: str, withdrawn: int = 0) -> web.Response:
+    more = f"&withdrawn={withdrawn}" if withdrawn else ""
+    return redirect(f"/admin/reminders/{rule_id}?done={done}{more}")
+
+
+def _done_message(request: web.Request) -> str | None:
+    done = request.query.get("done", "")
+    message = DONE.get(done)
+    withdrawn = whole_number(request.query.get("withdrawn"), 0)
+    if message is not None and withdrawn and done in WITHDRAWN:
+        message += WITHDRAWN[done].format(n=withdrawn)
+    return message
 
 
 async def rule_list(request: web.Request) -> web.StreamResponse:
@@ -114,7 +136,7 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
 
 
 async def save(request: web.Request) -> web.StreamResponse:
-    staff = request[STAFF]
+    staff, settings = request[STAFF], request.config_dict[keys.SETTINGS]
     rule_id = _rule_id(request) if "rule_id" in request.match_info else None
     fields = await form(request) or {}
     filled = rule_form.read(fields)
@@ -127,7 +149,12 @@ async def save(request: web.Request) -> web.StreamResponse:
     try:
         async with request.config_dict[keys.SESSIONS]() as session, session.begin():
             saved, change = await rule_editing.save(
-                session, rule_id=rule_id, values=filled.values, actor=staff.name, now=now(request)
+                session,
+                rule_id=rule_id,
+                values=filled.values,
+                actor=staff.name,
+                now=now(request),
+                tz=settings.tz,
             )
             if change is not None:
                 record(session, staff.name, change)
@@ -147,7 +174,7 @@ async def save(request: web.Request) -> web.StreamResponse:
         if exc.field:
             filled.problems[exc.field] = str(exc)
         return await _form_page(request, filled, rule=row, error=str(exc), status=400)
-    return redirect(f"/admin/reminders/{saved_id}?done={done}")
+    return _done_at(saved_id, done, change.withdrawn if change is not None else 0)
 
 
 async def rule_page(request: web.Request) -> web.StreamResponse:
@@ -158,7 +185,7 @@ async def rule_page(request: web.Request) -> web.StreamResponse:
         if row is None:
             return page(request, 404, NO_RULE, title="找不到")
         rule = Rule.of(row)
-        preview = await rule_editing.preview(session, rule=rule, now=moment, tz=settings.tz)
+        preview = await rule_preview.preview(session, rule=rule, now=moment, tz=settings.tz)
         events = await reminder_queries.rule_events(session, _rule_id(request))
         runs = await reminder_queries.last_runs(session)
     sent_back = next((e.note for e in events if e.action == "reminder_rule_sent_back"), None)
@@ -179,7 +206,7 @@ async def rule_page(request: web.Request) -> web.StreamResponse:
             "actions": audit.ACTION_NAMES,
             "sent_back": sent_back if row.state == RuleState.draft else None,
             "last_run": runs.get(row.id or 0),
-            "done": DONE.get(request.query.get("done", "")),
+            "done": _done_message(request),
             "tabs": TABS,
             "tz": settings.tz,
         },
@@ -194,11 +221,13 @@ ACTIONS: dict[str, Act] = {
     "resume": rule_editing.resume,
     "archive": rule_editing.archive,
 }
+# Pausing withdraws what the rule queued, to queue it again on resuming: by the service's days.
+WITH_ZONE = ("pause",)
 
 
 async def act(request: web.Request) -> web.StreamResponse:
     """One POST per action on a rule: /admin/reminders/{id}/{action}."""
-    staff = request[STAFF]
+    staff, settings = request[STAFF], request.config_dict[keys.SETTINGS]
     rule_id, action = _rule_id(request), request.match_info["action"]
     if action not in ACTIONS and action != "send-back":
         return page(request, 404, NO_RULE, title="找不到")
@@ -215,13 +244,14 @@ async def act(request: web.Request) -> web.StreamResponse:
                     now=moment,
                 )
             else:
+                zone = {"tz": settings.tz} if action in WITH_ZONE else {}
                 change = await ACTIONS[action](
-                    session, rule_id=rule_id, actor=staff.name, now=moment
+                    session, rule_id=rule_id, actor=staff.name, now=moment, **zone
                 )
             record(session, staff.name, change)
     except rule_editing.RuleError as exc:
         return page(request, 400, str(exc), title="无法完成")
-    return redirect(f"/admin/reminders/{rule_id}?done={action}")
+    return _done_at(rule_id, action, change.withdrawn)
 
 
 def add_routes(app: web.Application) -> None:

@@ -169,7 +169,7 @@ async def test_a_dry_run_lists_who_gets_what_and_writes_nothing(
 async def test_run_due_queues_once_and_says_who_sends(database_url: str, tmp_path: Path) -> None:
     rule_id = await prepare(database_url)
     run: dict[str, Any] = {"database_url": database_url, "cwd": tmp_path}
-    first = jobs("run-due", "--now", NOW, **run)
+    first = jobs("run-due", "--now", NOW, "--force", **run)
     assert first.returncode == 0, first.stderr
     assert "已排队 2 条新提醒（另有 0 条此前已排队）" in first.stdout
     assert "运行中的服务（minzheng serve）的调度器会在下次轮询时发送" in first.stdout
@@ -183,9 +183,9 @@ async def test_run_due_queues_once_and_says_who_sends(database_url: str, tmp_pat
     assert await count(database_url, RuleRun) == 1
 
     # The occurrence has run: nothing more is due, however often it is asked.
-    again = parsed(jobs("run-due", "--now", "2024-04-01T10:20", "--json", **run))
+    again = parsed(jobs("run-due", "--now", "2024-04-01T10:20", "--force", "--json", **run))
     assert (again["dry_run"], again["queued"], again["rules"]) == (False, 0, [])
-    nothing = jobs("run-due", "--now", "2024-04-01T10:20", **run)
+    nothing = jobs("run-due", "--now", "2024-04-01T10:20", "--force", **run)
     assert "现在没有到期的提醒。" in nothing.stdout
     assert await count(database_url, OutboxRow) == 2
 
@@ -218,12 +218,39 @@ async def test_a_bad_now_is_refused_in_chinese(database_url: str, tmp_path: Path
     assert await count(database_url, OutboxRow) == 0
 
 
+async def test_only_a_dry_run_looks_at_another_time_unless_forced(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A run that writes records the day's due-date and age rules as run: at another moment the
+    leader would skip that day's real evaluation."""
+    rule_id = await prepare(database_url)
+    run: dict[str, Any] = {"database_url": database_url, "cwd": tmp_path}
+    present = datetime.now(UTC)
+    for value in (NOW, (present + timedelta(minutes=6)).isoformat()):
+        for json_too in ((), ("--json",)):
+            refused = jobs("run-due", "--now", value, *json_too, **run)
+            assert refused.returncode == 2, (value, refused.stdout)
+            assert refused.stdout == "" and "Traceback" not in refused.stderr
+            assert "只有试运行（--dry-run）才能查看别的时间" in refused.stderr
+            assert "--force" in refused.stderr
+    assert await count(database_url, OutboxRow) == 0
+    assert await count(database_url, RuleRun) == 0
+    # Now, give or take the moment it takes to type: no --force needed.
+    for value in ((present - timedelta(minutes=4)).isoformat(), present.isoformat()):
+        assert parsed(jobs("run-due", "--now", value, "--json", **run))["dry_run"] is False
+    # The README's contract holds: a dry run looks at any time; forced, a run writes.
+    assert parsed(jobs("run-due", "--now", NOW, "--dry-run", "--json", **run))["due"] == 2
+    forced = parsed(jobs("run-due", "--now", NOW, "--force", "--json", **run))
+    assert forced["queued"] == 2 and forced["rules"][0]["rule_id"] == rule_id
+    assert await count(database_url, RuleRun) == 1
+
+
 async def test_status_shows_the_outbox_the_rules_and_the_leader(
     database_url: str, tmp_path: Path
 ) -> None:
     await prepare(database_url)
     run: dict[str, Any] = {"database_url": database_url, "cwd": tmp_path}
-    assert jobs("run-due", "--now", NOW, **run).returncode == 0
+    assert jobs("run-due", "--now", NOW, "--force", **run).returncode == 0
 
     data = parsed(jobs("status", "--json", **run))
     assert data["outbox"] == {
@@ -330,3 +357,10 @@ def test_help_names_both_actions(tmp_path: Path) -> None:
     )
     assert group.returncode == 0
     assert "run-due" in group.stdout and "status" in group.stdout
+    due = subprocess.run(
+        [MINZHENG, "jobs", "run-due", "--help"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert due.returncode == 0
+    for option in ("--now", "--dry-run", "--force", "--json"):
+        assert option in due.stdout, option
+    assert "more than 5 minutes from the present" in " ".join(due.stdout.split())

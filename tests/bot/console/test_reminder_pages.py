@@ -14,7 +14,7 @@ from bot import keys
 from bot.console.models import AuditEvent
 from bot.reminders.render import details, notification
 from jobs import preferences, texts
-from jobs.models import OutboxRow, OutboxState, ReminderFact, ReminderRule, RuleState
+from jobs.models import OutboxRow, ReminderFact, ReminderRule, RuleState
 from jobs.sender import Outgoing
 from tests.bot.console.conftest import Console, StaffBrowser
 
@@ -115,6 +115,23 @@ async def resident(
             )
 
 
+async def queue_one(console: Console, rule_id: int) -> None:
+    """A reminder the rule queued that has not gone yet."""
+    async with console.sessions() as session, session.begin():
+        session.add(
+            OutboxRow(
+                rule_id=rule_id,
+                occurrence="2026-12-18",
+                channel="telegram",
+                recipient_key="k" * 32,
+                topic="memorial",
+                text="queued",
+                not_before=moment(console),
+                expires_at=moment(console) + timedelta(days=3),
+            )
+        )
+
+
 def shown_text(html: str) -> str:
     return unescape(html)
 
@@ -172,36 +189,34 @@ async def test_a_rule_is_approved_by_a_colleague_never_by_its_last_editor(
     assert row.state == RuleState.active and row.approved_by == "小李" and row.version == 1
     assert row.approved_at is not None
 
-    # Paused, it sends nothing; what it had queued is cancelled.
-    async with console.sessions() as session, session.begin():
-        session.add(
-            OutboxRow(
-                rule_id=rule_id,
-                occurrence="2026-12-18",
-                channel="telegram",
-                recipient_key="k" * 32,
-                topic="memorial",
-                text="queued",
-                not_before=moment(console),
-                expires_at=moment(console) + timedelta(days=3),
-            )
-        )
-    assert (await li.post(f"/admin/reminders/{rule_id}/pause")).status == 303
+    # Paused, it sends nothing: what it had queued is withdrawn, to go again on resuming.
+    await queue_one(console, rule_id)
+    response = await li.post(f"/admin/reminders/{rule_id}/pause")
+    assert response.status == 303
+    assert response.headers["Location"].endswith("?done=pause&withdrawn=1")
     assert (await stored(console, rule_id)).state == RuleState.paused
     async with console.sessions() as session:
         queued = await session.scalar(select(OutboxRow).where(col(OutboxRow.rule_id) == rule_id))
-    assert queued is not None and queued.state == OutboxState.cancelled
-    assert queued.error == "规则已暂停"
+    assert queued is None
+    await li.get(response.headers["Location"])
+    assert "已暂停：不再发送。已排队还没发出的 1 条提醒已撤回：恢复后会重新排队。" in li.last_page
     assert (await li.post(f"/admin/reminders/{rule_id}/resume")).status == 303
     assert (await stored(console, rule_id)).state == RuleState.active
 
     # Editing an active rule: a draft again, its next version, until someone approves it.
+    await queue_one(console, rule_id)
     await wang.get(f"/admin/reminders/{rule_id}/edit")
     assert "保存修改后它会停止发送" in wang.last_page
     response = await wang.post(
         f"/admin/reminders/{rule_id}/edit", rule_fields(on_date="2026-12-19", then="submit")
     )
     assert response.status == 303
+    assert response.headers["Location"].endswith("?done=submit&withdrawn=1")
+    await wang.get(response.headers["Location"])
+    assert (
+        "已排队还没发出的 1 条提醒已撤回：规则重新批准后，会按新内容重新排队。"
+        "已收到的居民不会重复收到。"
+    ) in wang.last_page
     row = await stored(console, rule_id)
     assert (row.state, row.version, row.approved_by) == (RuleState.in_review, 2, None)
     assert row.on_date == date(2026, 12, 19)
