@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,8 @@ from jobs.models import OutboxRow, ReminderProfile
 from jobs.rules import days_left
 
 log = logging.getLogger(__name__)
+
+RULE_WAIT = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,12 @@ class Sender:
         if profile is not None and profile.inactive_since is not None:
             await outbox.drop(session, row, self.owner, now, "居民已屏蔽本助手")
             report.cancelled += 1
+            return False
+        if not await wanted.rule_in_force(session, row.rule_id):
+            # Paused or being edited: the console withdraws what waits and queues it again
+            # on approval; a row that came back from a retry meanwhile waits too.
+            await outbox.defer(session, row, self.owner, now, now + RULE_WAIT, "规则未生效")
+            report.deferred += 1
             return False
         unwanted = await wanted.why_not(session, row)
         if unwanted is not None:

@@ -13,9 +13,18 @@ from jobs.models import (
     CareState,
     OutboxRow,
     ReminderProfile,
+    ReminderRule,
     ReminderSubscription,
+    RuleState,
 )
 from jobs.topics import SENSITIVE
+
+
+async def rule_in_force(session: AsyncSession, rule_id: int) -> bool:
+    state = await session.scalar(
+        select(col(ReminderRule.state)).where(col(ReminderRule.id) == rule_id)
+    )
+    return state == RuleState.active
 
 
 async def why_not(session: AsyncSession, row: OutboxRow) -> str | None:

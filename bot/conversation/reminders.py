@@ -103,6 +103,8 @@ async def show(conv: Conversation, turn: Turn, note: str | None = None) -> list[
         return [elsewhere]
     if turn.step.state in (State.AWAIT_BIRTH, State.AWAIT_CODE, State.AWAIT_CARE_LABEL):
         turn.step.reset()
+    # Whoever opens their settings is reachable again (after blocking and unblocking the bot).
+    await active_again(conv, turn)
     if await preferences.profile(turn.session, turn.channel, turn.user_key) is None:
         received = await preferences.receives_copies(turn.session, turn.channel, turn.user_key)
         if not received:

@@ -314,3 +314,22 @@ async def test_unsubscribing_cancels_the_familys_copies_waiting_too(
     async with sessions() as session, session.begin():
         await preferences.set_topic(session, "telegram", "mother", "memorial", False, MORNING)
     assert await states(sessions) == {"cancelled": 2}
+
+
+async def test_a_rule_paused_after_queueing_sends_nothing_until_it_is_in_force(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await subscribe(sessions, "a")
+    rule_id = await campaign(sessions, MORNING.date())
+    clock, messenger = Clock(MORNING + timedelta(minutes=1)), FakeMessenger()
+    await tick(sessions, clock())
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(ReminderRule).where(col(ReminderRule.id) == rule_id).values(state="paused")
+        )
+    report = await sender(sessions, clock, messenger).drain()
+    assert (report.sent, report.deferred, messenger.sent) == (0, 1, [])
+    async with sessions() as session, session.begin():
+        await session.execute(update(ReminderRule).values(state=RuleState.active))
+    clock.advance(minutes=10)
+    assert (await sender(sessions, clock, messenger).drain()).sent == 1

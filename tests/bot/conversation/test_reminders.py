@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from bot.conversation import reminder_texts as say
 from bot.conversation import texts
@@ -680,13 +680,13 @@ async def test_a_family_members_chat_id_goes_when_their_copies_end(
     assert accepted.text == say.ACCEPTED.format(label="妈妈")
     daughter = KEYS.pseudonym("telegram", "616161")
     async with sessions() as session:
-        kept = await session.scalar(select(Resident).where(Resident.user_key == daughter))
+        kept = await session.scalar(select(Resident).where(col(Resident.user_key) == daughter))
     assert kept is not None and kept.chat_sealed is not None and kept.reachable_for == "caregiver"
     [link] = await rows(sessions, CaregiverLink)
     [ended] = await send(conversation, Press(f"rm-care-end|{link.id}"))
     assert ended.text == say.COPIES_ENDED
     async with sessions() as session:
-        kept = await session.scalar(select(Resident).where(Resident.user_key == daughter))
+        kept = await session.scalar(select(Resident).where(col(Resident.user_key) == daughter))
     assert kept is not None and kept.chat_sealed is None and kept.reachable_for == ""
     changes = [c.change for c in await rows(sessions, ReminderChange)]
     assert changes.count("caregiver_ended") == 2
