@@ -25,7 +25,7 @@ from telegram.ext import BaseRateLimiter
 log = logging.getLogger(__name__)
 
 GROUP_PER_MINUTE = 20
-WINDOW_SLACK = 0.02
+WINDOW_SLACK = 0.01
 REPLIES_LATELY_S = 5.0
 # A bulk send does not wait inside the limiter longer than this for a 429, nor retry there:
 # its row is tried again later by the sender instead, so a row is never "sending" for long
@@ -52,7 +52,7 @@ class SendBudget:
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = max(1, int(rate))
-        # Sends bunch a little on their way (the event loop, the network): a window 2 % longer
+        # Sends bunch a little on their way (the event loop, the network): a window 1 % longer
         # than Telegram's second keeps its count under the limit where Telegram counts.
         self.window = self.limit / rate * (1 + WINDOW_SLACK)
         self.keep = 1 if self.limit > 1 else 0
@@ -101,7 +101,9 @@ class SendBudget:
             at = max(self._free_at(now, keep), self.next_bulk, self.paused_until)
             if at <= now and not self.replies_waiting:
                 self.sent.append(now)
-                self.next_bulk = now + self.spacing
+                # On the cadence, not from when this task happened to wake: lateness does not
+                # add up (the window above still holds the count).
+                self.next_bulk = max(self.next_bulk, now - self.spacing) + self.spacing
                 return
             await asyncio.sleep(max(at - now, 0.002))
 
