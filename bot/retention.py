@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.residents.registry import purge
+from jobs import sentlog
+from jobs.outbox import purge_digests
 
 # Once a day is enough for a period counted in days.
 PURGE_EVERY_S = 24 * 3600
@@ -57,4 +59,9 @@ async def purge_expired(
     cutoff = (now - timedelta(days=keep_days)).astimezone(UTC)
     async with sessions() as session, session.begin():
         tables = await purge(session, cutoff)
+        # The sent log holds no one's data, only hashes and times: kept longer, for the
+        # anti-fraud check of an old reminder forwarded.
+        tables["reminder_sent_digest"] = await purge_digests(
+            session, (now - sentlog.KEEP).astimezone(UTC)
+        )
     return Purged(cutoff=cutoff.astimezone(now.tzinfo), tables=tables)

@@ -219,3 +219,21 @@ async def test_a_purge_under_way_at_shutdown_is_finished(
     async with sessions() as session:
         left = (await session.execute(select(col(QuestionLog.user_key)))).scalars().all()
     assert "old" not in left
+
+
+async def test_the_sent_log_is_kept_longer_than_residents_data_then_goes(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The anti-fraud log holds hashes and times only: kept 400 days, not the 180 of what
+    residents leave behind."""
+    from jobs.models import SentDigest
+
+    now = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    async with sessions() as session, session.begin():
+        session.add(SentDigest(digest="old", sent_at=now - timedelta(days=401)))
+        session.add(SentDigest(digest="kept", sent_at=now - timedelta(days=200)))
+    purged = await purge_expired(sessions, keep_days=180, now=now)
+    assert purged.tables["reminder_sent_digest"] == 1
+    async with sessions() as session:
+        left = list(await session.scalars(select(col(SentDigest.digest))))
+    assert left == ["kept"]
