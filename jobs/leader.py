@@ -18,10 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from jobs.models import SchedulerLease
+from knowledge.models import upsert
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,5 @@ async def write_lease(
         values["last_evaluated_at"] = now
     if drained:
         values["last_drained_at"] = now
-    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = module.insert(SchedulerLease).values(values)
-    changed = {k: statement.excluded[k] for k in values if k != "name"}
-    await session.execute(statement.on_conflict_do_update(index_elements=["name"], set_=changed))
+    dialect = session.get_bind().dialect.name
+    await session.execute(upsert(dialect, SchedulerLease, values, "name"))

@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from jobs.models import FINAL_STATES, OutboxRow, OutboxState, SentDigest
 from jobs.rules import Due
+from knowledge.models import insert_on_conflict
 
 CHUNK = 2000
 # Longer than any send may take (the HTTP timeouts and the rate limiter's waits together).
@@ -42,8 +42,7 @@ def digest(text: str) -> str:
 
 
 def _insert(dialect: str) -> Any:
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(OutboxRow).on_conflict_do_nothing(index_elements=_KEY)
+    return insert_on_conflict(dialect, OutboxRow).on_conflict_do_nothing(index_elements=_KEY)
 
 
 async def queue(session: AsyncSession, dues: Iterable[Due], now: datetime) -> int:

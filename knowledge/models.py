@@ -39,6 +39,21 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def insert_on_conflict(dialect: str, model: Any) -> Any:
+    """An INSERT that can say ON CONFLICT, on SQLite and PostgreSQL alike."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(model)
+
+
+def upsert(dialect: str, model: Any, row: dict[str, Any], key: str) -> Any:
+    """INSERT … ON CONFLICT (key) DO UPDATE the other columns of ``row``."""
+    statement = insert_on_conflict(dialect, model).values(row)
+    changed = {name: statement.excluded[name] for name in row if name != key}
+    return statement.on_conflict_do_update(index_elements=[key], set_=changed)
+
+
 class EntryStatus(enum.StrEnum):
     draft = "draft"
     published = "published"

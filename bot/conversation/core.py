@@ -156,6 +156,7 @@ TABLE: dict[State, Handlers] = {
 }
 # The buttons under a reminder work whatever the resident is doing (even with an advisor).
 UNDER_A_REMINDER = (ReminderDetail, Unsubscribe, StopCopies)
+_UNDER_A_REMINDER_CODES = frozenset(kind.code for kind in UNDER_A_REMINDER)
 
 
 class FallbackStreaks(OrderedDict[str, int]):
@@ -272,7 +273,12 @@ class Conversation:
             return [await self._forget(turn)]
         if isinstance(action, Forwarded):
             return [await forwarded.check(turn, action)]
-        if isinstance(action, Press) and isinstance(data := decode(action.data), UNDER_A_REMINDER):
+        # Only these buttons' data are decoded here; every other press once, by its handler.
+        if (
+            isinstance(action, Press)
+            and action.data.partition("|")[0] in _UNDER_A_REMINDER_CODES
+            and isinstance(data := decode(action.data), UNDER_A_REMINDER)
+        ):
             return await reminders.on_press(self, turn, data)
         handler = TABLE[turn.step.state].for_action(action) or IDLE.for_action(action)
         assert handler is not None

@@ -12,11 +12,11 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, event, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bot.conversation.models import ConversationState, utcnow
+from knowledge.models import upsert
 
 
 class State(StrEnum):
@@ -94,12 +94,8 @@ def _values(step: Step) -> dict[str, object]:
     return values
 
 
-def _upsert(dialect: str, row: dict[str, object]) -> Any:
-    """INSERT … ON CONFLICT (id) DO UPDATE, on SQLite and PostgreSQL."""
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(ConversationState).values(row)
-    changed = {name: statement.excluded[name] for name in row if name != "id"}
-    return statement.on_conflict_do_update(index_elements=["id"], set_=changed)
+def _upsert(dialect: str, row: dict[str, Any]) -> Any:
+    return upsert(dialect, ConversationState, row, "id")
 
 
 _AFTER_COMMIT = "steps_after_commit"
