@@ -2,8 +2,8 @@
 segment with the index's jieba tokenizer (``knowledge.tokenizer``), add character bigrams and
 pinyin bigrams, and keep Latin words (English keywords, typed pinyin).
 
-Term prefixes keep the kinds apart in one inverted index: ``w:`` jieba word, ``b:`` character
-bigram, ``p:`` pinyin syllable pair, ``e:`` Latin word.
+Each term carries its kind (``knowledge.terms``): a jieba word, a character bigram, a pinyin
+syllable pair, a Latin word.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 from knowledge.normalize import normalize
 from knowledge.pinyin import exact_reading, readings, split_latin, split_latin_exact
 from knowledge.synonyms import Synonyms
+from knowledge.terms import Term, bigram, latin, sound
+from knowledge.terms import word as word_term
 from knowledge.tokenizer import base_tokenizer, general_surprisal
 
 # Earlier names, still imported by the calibration and the benchmarks: the base tokenizer.
@@ -47,18 +49,18 @@ _DIGIT_WORD = re.compile(r"\d+[\u4e00-\u9fff]")
 class Analyzed:
     text: str
     # Word, bigram and Latin terms.
-    terms: tuple[str, ...]
+    terms: tuple[Term, ...]
     # Pinyin pairs by position: each group holds the alternatives of heteronyms.
-    pinyin_groups: tuple[tuple[str, ...], ...]
+    pinyin_groups: tuple[tuple[Term, ...], ...]
     pinyin: str  # the text's syllables joined, for fuzzy comparison of sounds
 
-    def all_terms(self) -> list[str]:
+    def all_terms(self) -> list[Term]:
         return [*self.terms, *(t for group in self.pinyin_groups for t in group)]
 
 
-def _pinyin_pairs(sequence: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+def _pinyin_pairs(sequence: list[tuple[str, ...]]) -> list[tuple[Term, ...]]:
     return [
-        tuple(f"p:{a}_{b}" for a, b in product(left, right)) for left, right in pairwise(sequence)
+        tuple(sound(a, b) for a, b in product(left, right)) for left, right in pairwise(sequence)
     ]
 
 
@@ -168,8 +170,8 @@ class Analyzer:
         text = self.correct(rewritten.text)
         if tokens is None or text != normalized:
             tokens = self.tokenizer.lcut(text, HMM=True)
-        terms: list[str] = []
-        groups: list[tuple[str, ...]] = []
+        terms: list[Term] = []
+        groups: list[tuple[Term, ...]] = []
         syllables: list[str] = []
         piece: list[str] = []
 
@@ -181,9 +183,9 @@ class Analyzer:
             joined = "".join(piece)
             piece.clear()
             if len(joined) == 1:
-                terms.append(f"b:{joined}")
+                terms.append(bigram(joined))
             else:
-                terms.extend(f"b:{joined[i : i + 2]}" for i in range(len(joined) - 1))
+                terms.extend(bigram(joined[i : i + 2]) for i in range(len(joined) - 1))
             sounds = [s for c in joined if (s := readings(c))]
             groups.extend(_pinyin_pairs(sounds))
 
@@ -194,7 +196,7 @@ class Analyzer:
                 if token in STOPWORDS:
                     close_piece()
                 else:
-                    terms.append(f"w:{token}")
+                    terms.append(word_term(token))
                     piece.append(token)
                 continue
             close_piece()
@@ -205,12 +207,12 @@ class Analyzer:
                 if split:
                     groups.extend(_pinyin_pairs([(s,) for s in split]))
                     if len(split) == 1:
-                        groups.append((f"p:{split[0]}",))
+                        groups.append((sound(split[0]),))
                     syllables.extend(split)
                 stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
-                terms.append(f"e:{stem}")
+                terms.append(latin(stem))
         close_piece()
-        terms.extend(f"w:{d}" for d in _DIGIT_WORD.findall(text))
+        terms.extend(word_term(d) for d in _DIGIT_WORD.findall(text))
         return Analyzed(
             text=text, terms=tuple(terms), pinyin_groups=tuple(groups), pinyin=" ".join(syllables)
         )

@@ -26,6 +26,7 @@ from knowledge.matcher import KnowledgeIndex, evidence
 from knowledge.normalize import normalize
 from knowledge.pinyin import readings
 from knowledge.store import KnowledgeSnapshot, snapshot_from_content
+from knowledge.terms import word
 
 FOLDS = 5
 TODAY = date(2026, 1, 1)
@@ -125,7 +126,7 @@ def _foreign_variant(question: str, index: KnowledgeIndex, rng: random.Random) -
     words = [w for w in _jieba().lcut(text) if w.strip() and w not in STOPWORDS]
     if not words:
         return None
-    key = max(words, key=lambda w: index.idf.get(f"w:{w}", 0.0))
+    key = max(words, key=lambda w: index.idf.get(word(w), 0.0))
     return text.replace(key, rng.choice(FOREIGN_NOUNS), 1)
 
 

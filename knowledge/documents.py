@@ -12,6 +12,7 @@ from knowledge.analyzer import Analyzer
 from knowledge.normalize import normalize
 from knowledge.schema import OutOfScopeIn
 from knowledge.store import KnowledgeSnapshot, PublishedEntry
+from knowledge.terms import Kind, Term
 
 TITLE_REPEAT = 2
 
@@ -20,7 +21,7 @@ TITLE_REPEAT = 2
 class Sample:
     text: str
     pinyin: str
-    terms: frozenset[str]
+    terms: frozenset[Term]
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,9 @@ class Doc:
     entry: PublishedEntry | None
     out_of_scope: OutOfScopeIn | None
     samples: tuple[Sample, ...]  # the title and the sample questions, analysed
-    terms: frozenset[str]
+    terms: frozenset[Term]
     # For each term, which samples hold it: per-question coverage without scanning them all.
-    term_samples: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    term_samples: dict[Term, tuple[int, ...]] = field(default_factory=dict)
     sample_texts: tuple[str, ...] = ()
     sample_sounds: tuple[str, ...] = ()
 
@@ -60,8 +61,8 @@ class Analysed:
 
     texts: tuple[tuple[str, ...], tuple[str, ...]]
     samples: tuple[Sample, ...]
-    bag: Counter[str]
-    term_samples: dict[str, tuple[int, ...]]
+    bag: Counter[Term]
+    term_samples: dict[Term, tuple[int, ...]]
     # The document's contribution to the words misspelt questions are corrected towards.
     domain: frozenset[str]
 
@@ -83,10 +84,10 @@ class Analysed:
 
 def analyse(analyzer: Analyzer, source: Source) -> Analysed:
     texts, keywords = source.texts
-    bag: Counter[str] = Counter()
+    bag: Counter[Term] = Counter()
     samples = []
     domain: set[str] = set()
-    where: dict[str, list[int]] = defaultdict(list)
+    where: dict[Term, list[int]] = defaultdict(list)
     for position, text in enumerate(texts):
         analyzed = analyzer.analyze(text)
         terms = analyzed.all_terms()
@@ -99,12 +100,12 @@ def analyse(analyzer: Analyzer, source: Source) -> Analysed:
         samples.append(Sample(analyzed.text, analyzed.pinyin, unique))
         if position == 0:
             domain.add(analyzed.text)
-            domain.update(t[2:] for t in analyzed.terms if t[0] == "w")
+            domain.update(t.text for t in analyzed.terms if t.kind is Kind.WORD)
     if keywords:
         # One pass over all keywords: the separators keep their terms apart.
         analyzed = analyzer.analyze("，".join(keywords))
         domain.update(analyzer.synonyms.apply(normalize(k)) for k in keywords)
-        domain.update(t[2:] for t in analyzed.terms if t[0] == "w")
+        domain.update(t.text for t in analyzed.terms if t.kind is Kind.WORD)
         for term in analyzed.all_terms():
             bag[term] += 1
     return Analysed(

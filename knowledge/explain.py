@@ -9,6 +9,7 @@ from datetime import date
 
 from knowledge.matcher import Answer, KnowledgeIndex
 from knowledge.synonyms import fired
+from knowledge.terms import Kind
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,8 @@ class Explanation:
     candidates: tuple[Candidate, ...]
 
 
-def _shown(term: str) -> str:
-    kind, _, text = term.partition(":")
-    return text.replace("_", " ") if kind == "p" else text
+# Whole words, Chinese or Latin: what staff recognise as "the words that matched".
+_NAMED = frozenset({Kind.WORD, Kind.LATIN})
 
 
 def explain(index: KnowledgeIndex, question: str, *, today: date) -> Explanation:
@@ -42,7 +42,7 @@ def explain(index: KnowledgeIndex, question: str, *, today: date) -> Explanation
     candidates = []
     for scored in index._ranked(query, today):
         doc = index.docs[scored.index]
-        words = [t for t in dict.fromkeys(asked) if t in doc.terms and t[0] in "we"]
+        words = [t for t in dict.fromkeys(asked) if t in doc.terms and t.kind in _NAMED]
         if not words:  # only sounds or character pairs in common: show those
             words = [t for t in dict.fromkeys(asked) if t in doc.terms]
         candidates.append(
@@ -50,7 +50,7 @@ def explain(index: KnowledgeIndex, question: str, *, today: date) -> Explanation
                 key=doc.key,
                 title=doc.title,
                 confidence=scored.confidence,
-                matched=tuple(_shown(t) for t in words),
+                matched=tuple(t.shown() for t in words),
                 out_of_scope=doc.out_of_scope is not None,
             )
         )
