@@ -10,7 +10,6 @@ lands on them and falls back with advice instead of stretching a civil-affairs e
 
 from __future__ import annotations
 
-import gc
 import heapq
 import math
 import time
@@ -28,16 +27,22 @@ from knowledge.documents import Analysed, Doc, analyse, sources_of
 from knowledge.schema import OutOfScopeIn
 from knowledge.store import KnowledgeSnapshot, PublishedEntry
 from knowledge.synonyms import Synonyms
+from knowledge.terms import Kind, Term
 from knowledge.tokenizer import domain_tokenizer
 
 K1 = 1.2
 B = 0.75
 CANDIDATES = 8
 MAX_SUGGESTIONS = 3
-KIND_WEIGHT = {"w": 1.0, "e": 1.0, "b": 0.7, "p": 0.6}
+# Character pairs and sounds only echo the words they come from: they weigh less.
+KIND_WEIGHT = {Kind.WORD: 1.0, Kind.LATIN: 1.0, Kind.BIGRAM: 0.7, Kind.SOUND: 0.6}
 UNKNOWN_WORD_WEIGHT = 1.5
 # Covered IDF weight at which evidence reaches 1 - 1/e: about two specific words.
 EVIDENCE_SCALE = 6.0
+
+
+# Terms spelt in characters: what the index knows is never corrected away as a typo.
+_SPELT = frozenset({Kind.WORD, Kind.BIGRAM})
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ class KnowledgeIndex:
         self,
         docs: Sequence[Doc],
         postings: Postings,
-        idf: dict[str, float],
+        idf: dict[Term, float],
         analyzer: Analyzer,
         calibration: Calibration,
     ) -> None:
@@ -100,7 +105,7 @@ class KnowledgeIndex:
         self.analyzer = analyzer
         self.calibration = calibration
         self._excluded: tuple[date, frozenset[int]] | None = None
-        self._unknown: dict[str, float] = {}
+        self._unknown: dict[Term, float] = {}
         self.related = related_keys(self.docs)
         self.entries = {doc.key: doc.entry for doc in self.docs if doc.entry is not None}
         self._analysed: dict[str, Analysed] = {}
@@ -117,23 +122,13 @@ class KnowledgeIndex:
         *,
         previous: KnowledgeIndex | None = None,
     ) -> KnowledgeIndex:
-        """CPU-bound: call it off the event loop (``asyncio.to_thread``).
+        """CPU-bound: call it off the event loop (``asyncio.to_thread``). How the garbage
+        collector treats what it allocates is the caller's policy (``bot.memory``).
 
         With ``previous``, documents whose texts are unchanged keep their analysis: fast, but
         ``exact`` is False when any was reused (a new title or keyword may segment the others
         differently), and a full build should follow."""
-        # Millions of small, acyclic objects: the cycle collector would walk them again and
-        # again (a fifth of the build time) and find nothing to free.
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return cls._build(snapshot, calibration, previous)
-        finally:
-            # The index lives long and holds no cycles: move it out of the collector's sight,
-            # or each full collection walks it again (pauses of tens of milliseconds).
-            gc.freeze()
-            if was_enabled:
-                gc.enable()
+        return cls._build(snapshot, calibration, previous)
 
     @classmethod
     def _build(
@@ -155,7 +150,7 @@ class KnowledgeIndex:
         synonyms = Synonyms(snapshot.synonyms, tokenizer)
         analyzer = Analyzer(synonyms, tokenizer)
         docs: list[Doc] = []
-        bags: list[Counter[str]] = []
+        bags: list[Counter[Term]] = []
         # The service's own words, to correct misspelt questions towards: words of titles,
         # keywords and synonyms.
         domain: set[str] = set(synonyms.words())
@@ -179,10 +174,10 @@ class KnowledgeIndex:
         # analysed before, which is right: they are the content's own spelling.
         document_frequency: Counter[str] = Counter()
         for bag in bags:
-            document_frequency.update(t[2:] for t in bag if t[0] == "w")
+            document_frequency.update(t.text for t in bag if t.kind is Kind.WORD)
         analyzer.learn_vocabulary(
             {w: document_frequency.get(w, 0) for w in domain},
-            known={t[2:] for bag in bags for t in bag if t[0] in "wb"},
+            known={t.text for bag in bags for t in bag if t.kind in _SPELT},
         )
         index = cls(docs, *_bm25_postings(bags), analyzer, calibration or Calibration.default())
         index._analysed = analysed
@@ -268,10 +263,10 @@ class KnowledgeIndex:
         postings = self.postings
         scores: dict[int, float] = defaultdict(float)
         for term in set(query.terms):
-            weight = KIND_WEIGHT[term[0]]
+            weight = KIND_WEIGHT[term.kind]
             for doc, bm25 in postings.get(term, ()):
                 scores[doc] += weight * bm25
-        sound_weight = KIND_WEIGHT["p"]
+        sound_weight = KIND_WEIGHT[Kind.SOUND]
         for group in set(query.pinyin_groups):
             if len(group) == 1:
                 for doc, bm25 in postings.get(group[0], ()):
@@ -292,21 +287,21 @@ class KnowledgeIndex:
         )
         return [_Scored(index=doc, bm25=score) for score, doc in ranked]
 
-    def _weight(self, term: str) -> float:
+    def _weight(self, term: Term) -> float:
         idf = self.idf.get(term)
         if idf is not None:
-            return KIND_WEIGHT[term[0]] * idf
+            return KIND_WEIGHT[term.kind] * idf
         # A word the index has never seen may mean the question is about something else
         # (护照, 招工), or may be everyday wrapping (老头子, 一直): it weighs by how rare it is
         # in everyday Chinese. An unseen bigram or sound pair weighs nothing: the word it
         # belongs to already counts.
-        if term[0] == "e":
+        if term.kind is Kind.LATIN:
             return UNKNOWN_WORD_WEIGHT
-        if term[0] != "w":
+        if term.kind is not Kind.WORD:
             return 0.0
         weight = self._unknown.get(term)
         if weight is None:
-            rarity = self.analyzer.surprisal(term[2:])
+            rarity = self.analyzer.surprisal(term.text)
             weight = min(max((rarity - 9.0) / 1.5, 0.2), 2.5)
             if len(self._unknown) < 100_000:
                 self._unknown[term] = weight
@@ -380,8 +375,8 @@ class KnowledgeIndex:
 
 @dataclass(frozen=True)
 class _Weighed:
-    weights: dict[str, float]  # the question's terms
-    groups: tuple[tuple[frozenset[str], float], ...]
+    weights: dict[Term, float]  # the question's terms
+    groups: tuple[tuple[frozenset[Term], float], ...]
     total: float
     sound_total: float
 
@@ -419,13 +414,13 @@ def evidence(
 
 # The inverted index: term -> the documents holding it, each with its BM25 weight (IDF times the
 # saturated, length-normalised frequency), in document order.
-Postings = dict[str, tuple[tuple[int, float], ...]]
+Postings = dict[Term, tuple[tuple[int, float], ...]]
 
 
-def _bm25_postings(bags: Sequence[Counter[str]]) -> tuple[Postings, dict[str, float]]:
+def _bm25_postings(bags: Sequence[Counter[Term]]) -> tuple[Postings, dict[Term, float]]:
     """Computed as arrays (thousands of terms at once), kept as tuples (read a few at a time)."""
     n = len(bags)
-    ids: dict[str, int] = {}
+    ids: dict[Term, int] = {}
     term_ids: list[int] = []
     doc_ids: list[int] = []
     counts: list[int] = []
