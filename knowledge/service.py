@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,8 +54,13 @@ class KnowledgeBase:
         sessions: async_sessionmaker[AsyncSession],
         tz: ZoneInfo,
         calibration: Calibration | None = None,
+        *,
+        build: Callable[..., KnowledgeIndex] = KnowledgeIndex.build,
     ) -> None:
+        """``build``: how an index is made (the composition root wraps it in its memory
+        policy); it runs in a worker thread."""
         self._sessions = sessions
+        self._build = build
         self._tz = tz
         self._calibration = calibration or Calibration.default()
         self._index: KnowledgeIndex | None = None
@@ -83,7 +88,7 @@ class KnowledgeBase:
                 snapshot = await load_published(session)
             index = await asyncio.to_thread(
                 functools.partial(
-                    KnowledgeIndex.build,
+                    self._build,
                     snapshot,
                     self._calibration,
                     previous=None if exact else self._index,

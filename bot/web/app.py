@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
@@ -16,7 +15,7 @@ from datetime import datetime
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot import keys
+from bot import keys, memory
 from bot.console.app import add_console
 from bot.console.metrics import refresh as refresh_content_metrics
 from bot.console.views_review import publish_scheduled
@@ -46,6 +45,7 @@ from bot.web.directory_api import add_routes
 from bot.web.hardening import chinese_routing_errors, install_process_wide, secure_headers
 from bot.web.metrics import HttpMetrics
 from directory.service import Directory
+from knowledge.matcher import KnowledgeIndex
 from knowledge.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -158,8 +158,7 @@ async def _keep_content_current(app: web.Application, poll_s: float) -> None:
         if first:
             # What start-up built lives as long as the process: move it out of the cycle
             # collector's sight, so full collections under load stay short.
-            gc.collect()
-            gc.freeze()
+            memory.settle()
             first = False
         await asyncio.sleep(poll_s)
 
@@ -179,7 +178,11 @@ def _purge(app: web.Application) -> Callable[[datetime], Awaitable[None]]:
 
 def _knowledge_context(poll_s: float) -> Callable[[web.Application], AsyncIterator[None]]:
     async def knowledge(app: web.Application) -> AsyncIterator[None]:
-        app[keys.KNOWLEDGE] = KnowledgeBase(app[keys.SESSIONS], app[keys.SETTINGS].tz)
+        app[keys.KNOWLEDGE] = KnowledgeBase(
+            app[keys.SESSIONS],
+            app[keys.SETTINGS].tz,
+            build=memory.long_lived(KnowledgeIndex.build),
+        )
         app[keys.DIRECTORY] = Directory(app[keys.SESSIONS])
         settings = app[keys.SETTINGS]
         keyring = app[keys.KEYRING] = settings.keyring()
