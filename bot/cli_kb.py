@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import cli_kb_eval
 from bot.database import describe_error, engine_context, session_factory
 from bot.migrate import upgrade
 from bot.seeding import seed_directory, seed_if_empty, seed_knowledge, unseeded_changes
@@ -240,27 +241,6 @@ def _plain(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def cmd_kb_eval(settings: Settings, args: argparse.Namespace) -> int:
-    from knowledge.evaluate import CaseFormatError, evaluate, format_report, read_cases
-
-    try:
-        cases = read_cases(Path(args.file))
-    except (OSError, CaseFormatError) as exc:
-        print(f"minzheng: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-
-    async def run() -> None:
-        async with knowledge_base(settings) as base:
-            report = evaluate(cases, base.ask)
-            if args.json:
-                _print_json(report.summary())
-            else:
-                print(format_report(report))
-
-    asyncio.run(run())
-    return 0
-
-
 def cmd_kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
     """Fit the confidence model on the shipped content; pick the threshold on a dev set."""
     from dataclasses import replace
@@ -357,10 +337,7 @@ def add_commands(commands: Any) -> None:
         help="with --out, print the summary as JSON; otherwise the same as --format json",
     )
     export.set_defaults(run=cmd_kb_export)
-    ev = actions.add_parser("eval", help="measure answers against a question set (JSONL)")
-    ev.add_argument("file")
-    ev.add_argument("--json", action="store_true", help="print the result as JSON")
-    ev.set_defaults(run=cmd_kb_eval)
+    cli_kb_eval.add_command(actions)
     cal = actions.add_parser("calibrate", help="fit the confidence model; threshold on a dev set")
     cal.add_argument("--dev", required=True, help="the development question set (JSONL)")
     cal.add_argument("--rounds", type=int, default=2, help="fit, re-rank, fit again (default 2)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -127,8 +128,20 @@ def test_lint_is_clean_and_eval_prints_the_figures(database_url: str, tmp_path: 
     assert summary["in_scope_accuracy"] == 1.0
     assert summary["out_of_scope_rejection"] == 1.0
     assert summary["by_tag"]["pinyin"]["accuracy"] == 1.0
+    assert set(summary["bm25_baseline"]) >= {"in_scope_accuracy", "out_of_scope_rejection"}
     text = run("kb", "eval", str(cases), database_url=database_url, cwd=tmp_path)
     assert "in-scope top-1 accuracy: 100.0%" in text.stdout
+    # One row per part of the set, the matcher's figure beside the baseline's.
+    assert re.search(r"^cases\s+right answers\s+2\s+100\.0%\s+\d+\.\d%$", text.stdout, re.M)
+    assert re.search(r"^cases\s+rejected \(fell back\)\s+1\s+100\.0%", text.stdout, re.M)
+
+
+def test_eval_without_a_file_measures_every_kind(database_url: str, tmp_path: Path) -> None:
+    text = run("kb", "eval", database_url=database_url, cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    for kind in ("story", "caregiver", "wu", "speech", "homophone", "plain", "oos_unrelated"):
+        assert re.search(rf"^{kind}\s+(right answers|rejected)", text.stdout, re.M), kind
+    assert "BM25 baseline" in text.stdout
 
 
 def test_eval_reports_a_bad_case_file(database_url: str, tmp_path: Path) -> None:
