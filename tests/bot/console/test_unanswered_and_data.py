@@ -8,7 +8,12 @@ from urllib.parse import parse_qs, urlsplit
 from bot import keys
 from tests.bot.console.conftest import Console
 
-LOST_CAT = ["我家的猫丢了怎么办", "我家的猫丢了怎么办", "我家猫丢了怎么办？", "我家的猫丢了咋办啊"]
+YELLOW_LEAVES = [
+    "阳台的月季叶子发黄怎么办",
+    "阳台的月季叶子发黄怎么办",
+    "阳台月季叶子发黄怎么办？",
+    "阳台的月季叶子发黄咋办啊",
+]
 
 
 async def residents_ask(console: Console, *questions: str) -> None:
@@ -20,11 +25,11 @@ async def residents_ask(console: Console, *questions: str) -> None:
 async def test_unanswered_questions_are_clustered_and_become_a_new_entry_draft(
     console: Console,
 ) -> None:
-    await residents_ask(console, *LOST_CAT, "老年食堂在哪里", "低保怎么申请")
+    await residents_ask(console, *YELLOW_LEAVES, "老年食堂在哪里", "低保怎么申请")
     wang = await console.browser("小王")
     await wang.get("/admin/unanswered?days=7")
     page = wang.last_page
-    assert "我家的猫丢了怎么办" in page and "4 次" in page
+    assert "阳台的月季叶子发黄怎么办" in page and "4 次" in page
     assert "老年食堂在哪里" not in page  # answered questions are not listed
     key = re.search(r'name="key" value="([^"]+)"', page)
     assert key
@@ -33,14 +38,14 @@ async def test_unanswered_questions_are_clustered_and_become_a_new_entry_draft(
     location = response.headers["Location"]
     assert location.startswith("/admin/kb/new?")
     prefilled = parse_qs(urlsplit(location).query)
-    assert prefilled["title"] == ["我家的猫丢了怎么办"]
+    assert prefilled["title"] == ["阳台的月季叶子发黄怎么办"]
     await wang.get(location)
     textarea = re.search(r'<textarea id="f-questions"[^>]*>(.*?)</textarea>', wang.last_page, re.S)
-    assert textarea and "我家猫丢了怎么办" in textarea.group(1)
+    assert textarea and "阳台月季叶子发黄怎么办" in textarea.group(1)
 
 
 async def test_a_cluster_added_to_an_entry_and_one_set_aside(console: Console) -> None:
-    await residents_ask(console, *LOST_CAT, "轮椅坏了找谁修", "轮椅坏了找谁修呢")
+    await residents_ask(console, *YELLOW_LEAVES, "轮椅坏了找谁修", "轮椅坏了找谁修呢")
     wang = await console.browser("小王")
     await wang.get("/admin/unanswered?days=30")
     keys_on_page = dict(
@@ -49,7 +54,7 @@ async def test_a_cluster_added_to_an_entry_and_one_set_aside(console: Console) -
         )
     )
     wheelchair = next(k for label, k in keys_on_page.items() if "轮椅" in label)
-    cat = next(k for label, k in keys_on_page.items() if "猫" in label)
+    leaves = next(k for label, k in keys_on_page.items() if "月季" in label)
     response = await wang.post(
         "/admin/unanswered/add-to-entry",
         {"key": wheelchair, "days": "30", "entry_id": "device-rental-how"},
@@ -60,16 +65,18 @@ async def test_a_cluster_added_to_an_entry_and_one_set_aside(console: Console) -
         assert "草稿" in wang.last_page
         assert await console.audit_count("draft_saved") == 1
     await wang.get("/admin/unanswered?days=30")
-    response = await wang.post("/admin/unanswered/dismiss", {"key": cat, "days": "30"})
+    response = await wang.post("/admin/unanswered/dismiss", {"key": leaves, "days": "30"})
     assert response.status == 303
     await wang.get(response.headers["Location"])
     assert "已放到一边" in wang.last_page
-    assert "猫丢了" not in wang.last_page, re.findall(r'<h2 id="c-\d+">[^<]+</h2>', wang.last_page)
+    assert "月季叶子" not in wang.last_page, re.findall(
+        r'<h2 id="c-\d+">[^<]+</h2>', wang.last_page
+    )
     assert await console.audit_count("questions_dismissed") == 1
 
 
 async def test_the_data_page_and_metrics_show_the_same_numbers(console: Console) -> None:
-    await residents_ask(console, "老年食堂在哪里", "低保怎么申请", *LOST_CAT[:2])
+    await residents_ask(console, "老年食堂在哪里", "低保怎么申请", *YELLOW_LEAVES[:2])
     wang = await console.browser("小王")
     response = await wang.get("/admin/data?days=7")
     assert response.status == 200
