@@ -12,6 +12,10 @@ from sqlmodel import SQLModel
 
 def metadata() -> MetaData:
     """The metadata of all tables, after importing every module that declares one."""
+    import bot.console.models
+    import bot.conversation.models
+    import bot.escalations.models
+    import bot.residents.models  # noqa: F401
     import directory.models  # noqa: F401
     import jobs.models  # noqa: F401
     import knowledge.models  # noqa: F401

@@ -12,8 +12,8 @@ from bot.database import session_factory
 from directory.models import DirService
 from directory.sample import sample_services
 from directory.store import DirectoryImport, import_services
-from knowledge.loader import load_shipped
-from knowledge.models import KbEntry
+from knowledge.loader import Content, load_shipped
+from knowledge.models import KbCue, KbEntry
 from knowledge.store import ImportReport, entry_hash, import_content
 
 log = logging.getLogger(__name__)
@@ -39,13 +39,21 @@ def _fields(prefix: str, report: ImportReport | DirectoryImport) -> dict[str, ob
 
 
 async def seed_if_empty(engine: AsyncEngine) -> ImportReport | None:
-    """On a new installation, load the shipped knowledge and the sample directory."""
+    """On a new installation, load the shipped knowledge and the sample directory. A knowledge
+    base from before cue groups were kept in the database gets the shipped ones."""
     async with session_factory(engine)() as session:
         entries = (await session.execute(select(func.count()).select_from(KbEntry))).scalar_one()
+        cues = (await session.execute(select(func.count()).select_from(KbCue))).scalar_one()
         places = (await session.execute(select(func.count()).select_from(DirService))).scalar_one()
     if not places:
         directory = await seed_directory(engine)
         log.info("empty directory: loaded the sample data", extra=_fields("services", directory))
+    if entries and not cues:
+        async with session_factory(engine)() as session, session.begin():
+            added = await import_content(
+                session, Content(cues=load_shipped().cues), changed_by="seed"
+            )
+        log.info("no cue groups yet: loaded the shipped ones", extra=_fields("cues", added))
     if entries:
         return None
     report = await seed_knowledge(engine)

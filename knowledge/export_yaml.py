@@ -1,8 +1,9 @@
 """``kb export --format yaml``: the database's content in the shipped format of
 ``knowledge/content``, so that reviewed content can return to the repository.
 
-The database is only read. Entries, synonym groups and out-of-scope matters keep the order of the
-shipped files where they have one (new ones follow, by id); with a folder, each entry goes to the
+The database is only read. Entries, synonym groups, cue groups and out-of-scope matters keep the
+order of the shipped files where they have one (new ones follow: entries and matters by id, cue
+groups in the order they were added); with a folder, each entry goes to the
 shipped file its id came from, a new one to the file holding most entries of its category. The
 text reads like the shipped files: fields in ``EntryIn`` order, long texts as literal blocks,
 short lists in flow style, the shipped files' header comments kept. Comments inside the lists
@@ -25,16 +26,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from knowledge.loader import CONTENT_DIR, Content, content_files
-from knowledge.models import KbEntry, KbOutOfScope, KbQuestion, KbSynonym
+from knowledge.models import KbCue, KbEntry, KbOutOfScope, KbQuestion, KbSynonym
 from knowledge.schema import EntryIn, OutOfScopeIn, SynonymIn
-from knowledge.store import export_published
+from knowledge.store import export_published, stored_cues
 
-SECTIONS = ("entries", "synonyms", "out_of_scope")
+SECTIONS = ("entries", "synonyms", "cues", "out_of_scope")
 SYNONYMS_FILE = "synonyms.yaml"
+CUES_FILE = "cues.yaml"
 OUT_OF_SCOPE_FILE = "out_of_scope.yaml"
+# The file that holds each section alone; entries go to the topic files.
+_SECTION_FILES = {SYNONYMS_FILE: "synonyms", CUES_FILE: "cues", OUT_OF_SCOPE_FILE: "out_of_scope"}
 # For an entry of a category no shipped file holds.
 OTHER_FILE = "other.yaml"
-TABLES = tuple(str(model.__tablename__) for model in (KbEntry, KbQuestion, KbSynonym, KbOutOfScope))
+TABLES = tuple(
+    str(model.__tablename__) for model in (KbEntry, KbQuestion, KbSynonym, KbOutOfScope, KbCue)
+)
 # Lists of sentences stay block lists; other lists are short words, written [a, b].
 _BLOCK_LISTS = frozenset({"questions", "steps"})
 # Always a literal block, as in the shipped files; other texts only when they have lines.
@@ -57,7 +63,8 @@ async def missing_tables(engine: AsyncEngine) -> list[str]:
 
 
 async def read_database(session: AsyncSession) -> Content:
-    """The published entries, the synonyms and the out-of-scope matters, as YAML has them."""
+    """The published entries, the synonyms, the out-of-scope matters and the cue groups, as
+    YAML has them."""
     content = Content()
     for data in await export_published(session):
         try:
@@ -83,6 +90,7 @@ async def read_database(session: AsyncSession) -> Content:
         )
         for row in rows_oos.scalars()
     ]
+    content.cues = await stored_cues(session)
     return content
 
 
@@ -125,10 +133,13 @@ def arrange(content: Content, shipped: Content) -> Content:
         (m.id for m in content.out_of_scope), (m.id for m in shipped.out_of_scope)
     )
     pairs = [(v, group.canonical) for group in content.synonyms for v in group.variants]
+    # New cue groups keep the order they were added in (a stable sort), after the shipped ones.
+    cue_rank = {cue.need: index for index, cue in enumerate(shipped.cues)}
     return Content(
         entries=sorted(content.entries, key=lambda e: entry_key[e.id]),
         synonyms=_group_synonyms(pairs, shipped.synonyms),
         out_of_scope=sorted(content.out_of_scope, key=lambda m: oos_key[m.id]),
+        cues=sorted(content.cues, key=lambda c: cue_rank.get(c.need, len(cue_rank))),
     )
 
 
@@ -198,6 +209,7 @@ def dump(content: Content, *, keep_empty: Iterable[str] = SECTIONS, header: str 
     sections: dict[str, list[BaseModel]] = {
         "entries": list(content.entries),
         "synonyms": list(content.synonyms),
+        "cues": list(content.cues),
         "out_of_scope": list(content.out_of_scope),
     }
     keep = set(keep_empty)
@@ -208,7 +220,7 @@ def dump(content: Content, *, keep_empty: Iterable[str] = SECTIONS, header: str 
                 parts.append(f"{section}: []\n")
             continue
         head = f"{section}:\n"
-        # Entries and out-of-scope matters are long: a blank line between two, as shipped.
+        # Entries, cue groups and out-of-scope matters are long: a blank line between two.
         gap = "" if section == "synonyms" else "\n"
         bodies = [_dump({section: [_item(item)]})[len(head) :] for item in items]
         parts.append(head + gap.join(bodies))
@@ -230,6 +242,7 @@ def split(content: Content, shipped: Content) -> dict[str, Content]:
     """Which file of the shipped folder each part goes to (every shipped file, maybe empty)."""
     files: dict[str, Content] = {path.name: Content() for path in content_files(CONTENT_DIR)}
     files.setdefault(SYNONYMS_FILE, Content()).synonyms = list(content.synonyms)
+    files.setdefault(CUES_FILE, Content()).cues = list(content.cues)
     files.setdefault(OUT_OF_SCOPE_FILE, Content()).out_of_scope = list(content.out_of_scope)
     homes = Counter((e.category, Path(shipped.origin[e.id]).name) for e in shipped.entries)
     by_category: dict[str, str] = {}
@@ -249,12 +262,7 @@ def render_files(content: Content, shipped: Content) -> dict[str, str]:
     for name, part in split(content, shipped).items():
         shipped_file = CONTENT_DIR / name
         header = _header(shipped_file) if shipped_file.is_file() else ""
-        if name == SYNONYMS_FILE:
-            keep = "synonyms"
-        elif name == OUT_OF_SCOPE_FILE:
-            keep = "out_of_scope"
-        else:
-            keep = "entries"
+        keep = _SECTION_FILES.get(name, "entries")
         texts[name] = dump(part, keep_empty=[keep], header=header)
     return texts
 

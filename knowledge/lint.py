@@ -1,7 +1,8 @@
 """``minzheng kb lint``: the content rules a machine can check.
 
 Errors block an import; warnings are shown to staff (an entry past ``review_by``, a figure that
-looks like money or a phone number, which a person must confirm is sure).
+looks like money or a phone number, which a person must confirm is sure, a cue's sign that is only
+a sample question again).
 """
 
 from __future__ import annotations
@@ -106,6 +107,30 @@ def lint(content: Content, *, today: date) -> list[Finding]:
             add("error", entry.id, "the same question is listed twice", "questions")
 
     findings.extend(_shared_questions(content))
+    findings.extend(_cues(content, entry_ids))
+    return findings
+
+
+def _cues(content: Content, entry_ids: set[str]) -> list[Finding]:
+    """A cue group points only to entries that exist; a sign tells a situation, and one that is
+    an entry's own sample question adds nothing the entry does not match already."""
+    samples = {normalize(q): entry.id for entry in content.entries for q in entry.questions}
+    findings = []
+    seen: set[str] = set()
+    for cue in content.cues:
+        if cue.need in seen:
+            findings.append(
+                Finding("error", cue.need, "cue need is used more than once", "", "need")
+            )
+        seen.add(cue.need)
+        for entry_id in cue.entries:
+            if entry_id not in entry_ids:
+                message = f"cue entry {entry_id!r} does not exist"
+                findings.append(Finding("error", cue.need, message, "", "entries"))
+        for sign in cue.signs:
+            if (owner := samples.get(normalize(sign))) is not None:
+                message = f"sign {sign!r} is a sample question of {owner}: say a situation instead"
+                findings.append(Finding("warning", cue.need, message, "", "signs"))
     return findings
 
 

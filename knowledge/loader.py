@@ -1,6 +1,7 @@
 """Read knowledge-base YAML files into validated models, naming file, line and field on error.
 
-A content file is a mapping with any of the keys ``entries``, ``synonyms`` and ``out_of_scope``,
+A content file is a mapping with any of the keys ``entries``, ``synonyms``, ``cues`` and
+``out_of_scope``,
 each a list. A file with any error yields nothing: the caller imports all of it or none of it.
 """
 
@@ -14,12 +15,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from knowledge.schema import EntryIn, OutOfScopeIn, SynonymIn
+from knowledge.schema import CueIn, EntryIn, OutOfScopeIn, SynonymIn
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
 _SECTIONS: dict[str, type[BaseModel]] = {
     "entries": EntryIn,
     "synonyms": SynonymIn,
+    "cues": CueIn,
     "out_of_scope": OutOfScopeIn,
 }
 
@@ -51,6 +53,7 @@ class Content:
     entries: list[EntryIn] = field(default_factory=list)
     synonyms: list[SynonymIn] = field(default_factory=list)
     out_of_scope: list[OutOfScopeIn] = field(default_factory=list)
+    cues: list[CueIn] = field(default_factory=list)
     # Which file each entry id came from, for lint messages.
     origin: dict[str, str] = field(default_factory=dict)
 
@@ -58,6 +61,7 @@ class Content:
         self.entries.extend(other.entries)
         self.synonyms.extend(other.synonyms)
         self.out_of_scope.extend(other.out_of_scope)
+        self.cues.extend(other.cues)
         self.origin.update(other.origin)
 
 

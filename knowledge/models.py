@@ -198,3 +198,19 @@ class KbOutOfScope(SQLModel, table=True):
     questions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     advice: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class KbCue(SQLModel, table=True):
+    """The signs of a need and the entries that answer it, the likeliest first (``CueIn``)."""
+
+    __tablename__ = "kb_cue"
+
+    # The order groups were added in, which is the shipped file's order: export keeps it.
+    id: int | None = Field(default=None, primary_key=True)
+    need: str = Field(max_length=60, unique=True)
+    entries: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    signs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # A group changed in place keeps its id; this is what tells the index to rebuild.
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False)
+    )

@@ -97,6 +97,22 @@ class SynonymIn(BaseModel):
     variants: Annotated[list[Text], Field(min_length=1)]
 
 
+class CueIn(BaseModel):
+    """The signs of a need (``need``): situations residents describe without naming the
+    service (记性越来越差, 把儿女名字叫错), and the entries that answer it, the likeliest first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    need: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+    entries: Annotated[
+        list[Annotated[str, StringConstraints(pattern=ENTRY_ID)]], Field(min_length=1)
+    ]
+    signs: Annotated[
+        list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=40)]],
+        Field(min_length=1),
+    ]
+
+
 class OutOfScopeIn(BaseModel):
     """A matter outside civil affairs: recognised so it is never stretched onto an entry."""
 

@@ -21,7 +21,7 @@ from sqlmodel import col
 
 from knowledge.calibration import Calibration
 from knowledge.matcher import Answer, KnowledgeIndex
-from knowledge.models import KbEntry, KbOutOfScope, KbSynonym
+from knowledge.models import KbCue, KbEntry, KbOutOfScope, KbSynonym
 from knowledge.store import load_published
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class KnowledgeNotReady(RuntimeError):
 
 
 async def content_stamp(session: AsyncSession) -> tuple[object, ...]:
-    """Changes whenever entries, synonyms or out-of-scope matters change."""
+    """Changes whenever entries, synonyms, out-of-scope matters or cue groups change."""
     entries = (
         await session.execute(
             select(func.count(), func.max(col(KbEntry.updated_at)), func.sum(col(KbEntry.version)))
@@ -40,12 +40,17 @@ async def content_stamp(session: AsyncSession) -> tuple[object, ...]:
     ).one()
     synonyms = (await session.execute(select(func.count(), func.max(col(KbSynonym.id))))).one()
     oos = (await session.execute(select(func.count()).select_from(KbOutOfScope))).scalar_one()
+    cues = (
+        await session.execute(
+            select(func.count(), func.max(col(KbCue.id)), func.max(col(KbCue.updated_at)))
+        )
+    ).one()
     statuses = (
         await session.execute(
             select(col(KbEntry.status), func.count()).group_by(col(KbEntry.status))
         )
     ).all()
-    return (*entries, *synonyms, oos, tuple(sorted(map(tuple, statuses))))
+    return (*entries, *synonyms, oos, *cues, tuple(sorted(map(tuple, statuses))))
 
 
 class KnowledgeBase:

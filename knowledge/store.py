@@ -19,6 +19,7 @@ from sqlmodel import col
 from knowledge.loader import Content
 from knowledge.models import (
     EntryStatus,
+    KbCue,
     KbEntry,
     KbEntryVersion,
     KbOutOfScope,
@@ -26,7 +27,7 @@ from knowledge.models import (
     KbSynonym,
     utcnow,
 )
-from knowledge.schema import EntryIn, OutOfScopeIn, SynonymIn
+from knowledge.schema import CueIn, EntryIn, OutOfScopeIn, SynonymIn
 
 _ENTRY_FIELDS = tuple(name for name in EntryIn.model_fields if name not in {"id", "questions"})
 
@@ -38,11 +39,16 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     synonyms_changed: int = 0
     out_of_scope_changed: int = 0
+    cues_changed: int = 0
 
     @property
     def changed(self) -> bool:
         return bool(
-            self.created or self.updated or self.synonyms_changed or self.out_of_scope_changed
+            self.created
+            or self.updated
+            or self.synonyms_changed
+            or self.out_of_scope_changed
+            or self.cues_changed
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -52,6 +58,7 @@ class ImportReport:
             "unchanged": len(self.unchanged),
             "synonyms_changed": self.synonyms_changed,
             "out_of_scope_changed": self.out_of_scope_changed,
+            "cues_changed": self.cues_changed,
         }
 
 
@@ -139,11 +146,39 @@ async def _sync_out_of_scope(session: AsyncSession, items: list[OutOfScopeIn]) -
     return changed
 
 
+async def _sync_cues(session: AsyncSession, cues: list[CueIn]) -> int:
+    """Upsert cue groups by need. A group changed in place keeps its id (and so its place in
+    the export) and gets a new ``updated_at``, which the content stamp sees."""
+    rows = {row.need: row for row in (await session.execute(select(KbCue))).scalars()}
+    changed = 0
+    for item in cues:
+        row = rows.get(item.need)
+        if row is None:
+            rows[item.need] = row = KbCue(need=item.need, entries=item.entries, signs=item.signs)
+            session.add(row)
+            changed += 1
+        elif (row.entries, row.signs) != (item.entries, item.signs):
+            row.entries, row.signs, row.updated_at = list(item.entries), list(item.signs), utcnow()
+            changed += 1
+    return changed
+
+
+def cue_of(row: KbCue) -> CueIn:
+    return CueIn(need=row.need, entries=row.entries, signs=row.signs)
+
+
+async def stored_cues(session: AsyncSession) -> list[CueIn]:
+    """Every cue group, in the order they were added (the shipped order, then new ones)."""
+    rows = await session.execute(select(KbCue).order_by(col(KbCue.id)))
+    return [cue_of(row) for row in rows.scalars()]
+
+
 async def import_content(
     session: AsyncSession, content: Content, *, changed_by: str = "import"
 ) -> ImportReport:
-    """Upsert entries by id (a changed entry gets a new version), synonyms and out-of-scope
-    matters. Running it twice with the same content changes nothing."""
+    """Upsert entries by id (a changed entry gets a new version), synonyms, out-of-scope
+    matters and cue groups. A file without one of those sections leaves it alone. Running it
+    twice with the same content changes nothing."""
     report = ImportReport()
     ids = [item.id for item in content.entries]
     existing = {
@@ -158,6 +193,8 @@ async def import_content(
         report.synonyms_changed = await _sync_synonyms(session, content.synonyms)
     if content.out_of_scope:
         report.out_of_scope_changed = await _sync_out_of_scope(session, content.out_of_scope)
+    if content.cues:
+        report.cues_changed = await _sync_cues(session, content.cues)
     await session.flush()
     return report
 
@@ -193,6 +230,7 @@ class KnowledgeSnapshot:
     entries: tuple[PublishedEntry, ...]
     synonyms: dict[str, str]
     out_of_scope: tuple[OutOfScopeIn, ...]
+    cues: tuple[CueIn, ...] = ()
 
 
 async def _published_rows(session: AsyncSession) -> list[KbEntry]:
@@ -261,7 +299,12 @@ async def load_published(session: AsyncSession) -> KnowledgeSnapshot:
             await session.execute(select(KbOutOfScope).order_by(col(KbOutOfScope.id)))
         ).scalars()
     )
-    return KnowledgeSnapshot(entries=entries, synonyms=synonyms, out_of_scope=out_of_scope)
+    return KnowledgeSnapshot(
+        entries=entries,
+        synonyms=synonyms,
+        out_of_scope=out_of_scope,
+        cues=tuple(await stored_cues(session)),
+    )
 
 
 async def export_published(session: AsyncSession) -> list[dict[str, Any]]:
@@ -285,4 +328,4 @@ def snapshot_from_content(content: Content, *, version: int = 1) -> KnowledgeSna
     """A snapshot straight from YAML content, as if all of it were published (tools, tests)."""
     entries = tuple(_published(e, e.questions, version) for e in content.entries)
     synonyms = {variant: s.canonical for s in content.synonyms for variant in s.variants}
-    return KnowledgeSnapshot(entries, synonyms, tuple(content.out_of_scope))
+    return KnowledgeSnapshot(entries, synonyms, tuple(content.out_of_scope), tuple(content.cues))

@@ -1,10 +1,12 @@
-"""Staff change synonyms and out-of-scope matters the way they change entries: a draft, a second
-person's approval, and before that an impact preview — the questions whose answer would change.
+"""Staff change synonyms, cue groups and out-of-scope matters the way they change entries: a
+draft, a second person's approval, and before that an impact preview — the questions whose
+answer would change.
 
-A synonym group is ``canonical`` + its ``variants``; an out-of-scope matter is ``OutOfScopeIn``.
-Drafts live in ``kb_vocabulary_draft`` (one per group or matter); approval applies them to
-``kb_synonym`` / ``kb_out_of_scope``. Framework-free; the caller owns the transaction and writes
-the returned ``Change`` to its audit log.
+A synonym group is ``canonical`` + its ``variants``; an out-of-scope matter is ``OutOfScopeIn``;
+a cue group is ``CueIn`` (a need, its signs, the entries they lead to). Drafts live in
+``kb_vocabulary_draft`` (one per group or matter); approval applies them to ``kb_synonym`` /
+``kb_out_of_scope`` / ``kb_cue``. Framework-free; the caller owns the transaction and writes the
+returned ``Change`` to its audit log.
 """
 
 from __future__ import annotations
@@ -22,12 +24,23 @@ from sqlmodel import col
 from knowledge.calibration import Calibration
 from knowledge.editing import Change, EditError
 from knowledge.matcher import Answer, KnowledgeIndex
-from knowledge.models import DraftState, KbOutOfScope, KbSynonym, KbVocabularyDraft
-from knowledge.schema import OutOfScopeIn
-from knowledge.store import KnowledgeSnapshot
+from knowledge.models import (
+    DraftState,
+    EntryStatus,
+    KbCue,
+    KbEntry,
+    KbOutOfScope,
+    KbSynonym,
+    KbVocabularyDraft,
+)
+from knowledge.schema import CueIn, OutOfScopeIn
+from knowledge.store import KnowledgeSnapshot, stored_cues
 
-SYNONYM, OUT_OF_SCOPE = "synonym", "out_of_scope"
-KINDS = (SYNONYM, OUT_OF_SCOPE)
+SYNONYM, OUT_OF_SCOPE, CUE = "synonym", "out_of_scope", "cue"
+KINDS = (SYNONYM, OUT_OF_SCOPE, CUE)
+NEED_LENGTH, SIGN_LENGTH = 60, (2, 40)
+# A group is about one need: a few entries answer it, a few dozen signs tell it.
+MAX_CUE_ENTRIES, MAX_SIGNS = 10, 60
 
 
 class VocabularyInvalid(ValueError):
@@ -69,6 +82,34 @@ def out_of_scope_value(values: dict[str, Any]) -> dict[str, Any]:
         raise VocabularyInvalid(f"{names.get(field, field)}：{problem}") from None
 
 
+def cue_value(need: str, entries: Iterable[str], signs: Iterable[str]) -> dict[str, Any]:
+    """A cue group as a draft holds it, checked (except that its entries exist: ``save``)."""
+    need = need.strip()
+    ids = list(dict.fromkeys(e.strip() for e in entries if e.strip()))
+    cleaned = list(dict.fromkeys(s.strip() for s in signs if s.strip()))
+    if not need or len(need) > NEED_LENGTH:
+        raise VocabularyInvalid(f"请填写需要的名称（1 到 {NEED_LENGTH} 个字）。")
+    if not ids:
+        raise VocabularyInvalid("至少要指向一个条目。")
+    if len(ids) > MAX_CUE_ENTRIES:
+        raise VocabularyInvalid(f"最多指向 {MAX_CUE_ENTRIES} 个条目。")
+    if not cleaned:
+        raise VocabularyInvalid("至少要写一条线索说法。")
+    if len(cleaned) > MAX_SIGNS:
+        raise VocabularyInvalid(f"最多写 {MAX_SIGNS} 条说法；说的是别的需要，请另建一组。")
+    shortest, longest = SIGN_LENGTH
+    for sign in cleaned:
+        if not shortest <= len(sign) <= longest:
+            raise VocabularyInvalid(f"每条说法 {shortest} 到 {longest} 个字：“{sign}”不行。")
+    try:
+        return CueIn(need=need, entries=ids, signs=cleaned).model_dump(mode="json")
+    except ValidationError:
+        # Only an entry number of the wrong shape is left to fail here.
+        raise VocabularyInvalid(
+            "条目编号只用小写字母、数字和连字符，例如 elder-meal-point。"
+        ) from None
+
+
 async def current_synonyms(session: AsyncSession) -> dict[str, list[str]]:
     """canonical -> variants, as the matcher uses them now."""
     groups: dict[str, list[str]] = {}
@@ -90,6 +131,21 @@ async def current_out_of_scope(session: AsyncSession) -> dict[str, dict[str, Any
         ).model_dump(mode="json")
         for row in rows.scalars()
     }
+
+
+async def current_cues(session: AsyncSession) -> dict[str, dict[str, Any]]:
+    """need -> the group, in the order they were added."""
+    return {cue.need: cue.model_dump(mode="json") for cue in await stored_cues(session)}
+
+
+async def _unpublished(session: AsyncSession, ids: Sequence[str]) -> list[str]:
+    rows = await session.execute(
+        select(col(KbEntry.id)).where(
+            col(KbEntry.id).in_(ids), col(KbEntry.status) == EntryStatus.published.value
+        )
+    )
+    published = set(rows.scalars())
+    return [entry_id for entry_id in ids if entry_id not in published]
 
 
 async def drafts(session: AsyncSession) -> list[KbVocabularyDraft]:
@@ -127,6 +183,10 @@ async def save(
         clash = [v for v in value["variants"] if v in taken]
         if clash:
             raise VocabularyInvalid(f"“{clash[0]}”已经是“{taken[clash[0]]}”的说法了。")
+    if kind == CUE and value is not None:
+        unknown = await _unpublished(session, value["entries"])
+        if unknown:
+            raise VocabularyInvalid(f"没有编号为“{unknown[0]}”的已发布条目。")
     existing = (
         await session.execute(
             select(KbVocabularyDraft).where(
@@ -201,6 +261,8 @@ async def approve(session: AsyncSession, *, draft_id: int, actor: str, now: date
                 KbSynonym(variant=v, canonical=draft.value["canonical"])
                 for v in draft.value["variants"]
             )
+    elif draft.kind == CUE:
+        before = await _apply_cue(session, draft, now)
     else:
         row = await session.get(KbOutOfScope, draft.key)
         before = (await current_out_of_scope(session)).get(draft.key)
@@ -214,6 +276,27 @@ async def approve(session: AsyncSession, *, draft_id: int, actor: str, now: date
     return Change(f"{draft.kind}_published", draft.key, before=before, after=draft.value)
 
 
+async def _apply_cue(
+    session: AsyncSession, draft: KbVocabularyDraft, now: datetime
+) -> dict[str, Any] | None:
+    """Replace the group in place (it keeps its id, so its place in the export); the group as
+    it was."""
+    row = (
+        await session.execute(select(KbCue).where(col(KbCue.need) == draft.key))
+    ).scalar_one_or_none()
+    before = None if row is None else CueIn(need=row.need, entries=row.entries, signs=row.signs)
+    if draft.value is None:
+        if row is not None:
+            await session.delete(row)
+    else:
+        value = CueIn.model_validate(draft.value)
+        if row is None:
+            session.add(KbCue(need=value.need, entries=value.entries, signs=value.signs))
+        else:
+            row.entries, row.signs, row.updated_at = value.entries, value.signs, now
+    return None if before is None else before.model_dump(mode="json")
+
+
 def with_change(snapshot: KnowledgeSnapshot, draft: KbVocabularyDraft) -> KnowledgeSnapshot:
     """The published snapshot as it would be once ``draft`` is approved."""
     if draft.kind == SYNONYM:
@@ -221,6 +304,12 @@ def with_change(snapshot: KnowledgeSnapshot, draft: KbVocabularyDraft) -> Knowle
         if draft.value is not None:
             synonyms.update({v: draft.value["canonical"] for v in draft.value["variants"]})
         return replace(snapshot, synonyms=synonyms)
+    if draft.kind == CUE:
+        # In its place, so the preview differs from the published index by this group only.
+        cues = list(snapshot.cues)
+        at = next((i for i, c in enumerate(cues) if c.need == draft.key), len(cues))
+        cues[at : at + 1] = [] if draft.value is None else [CueIn.model_validate(draft.value)]
+        return replace(snapshot, cues=tuple(cues))
     matters = [m for m in snapshot.out_of_scope if m.id != draft.key]
     if draft.value is not None:
         matters.append(OutOfScopeIn.model_validate(draft.value))

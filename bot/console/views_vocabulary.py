@@ -1,6 +1,6 @@
-"""同义词 and out-of-scope matters in the console: a draft per group, an impact preview (the
-development, held-out and recently asked questions whose answer would change), and approval by
-a second person."""
+"""同义词, 线索 (cue groups) and out-of-scope matters in the console: a draft per group, an impact
+preview (the development, held-out and recently asked questions whose answer would change), and
+approval by a second person."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from bot.conversation.models import QuestionLog
 from knowledge import vocabulary
 from knowledge.editing import EditError
 from knowledge.store import load_published
-from knowledge.vocabulary import OUT_OF_SCOPE, SYNONYM
+from knowledge.vocabulary import CUE, OUT_OF_SCOPE, SYNONYM
 
 ROOT = Path(__file__).resolve().parents[2]
 # Question sets kept beside the code (absent in an installed image: then only logged ones).
@@ -31,7 +31,10 @@ QUESTION_FILES = (
 )
 RECENT_DAYS = 30
 MAX_RECENT = 3000
-KIND_NAMES = {SYNONYM: "同义词", OUT_OF_SCOPE: "非民政事项"}
+KIND_NAMES = {SYNONYM: "同义词", CUE: "线索", OUT_OF_SCOPE: "非民政事项"}
+# The field of a draft's value that is its key (it cannot change once saved), and its label.
+KEY_FIELDS = {SYNONYM: "canonical", CUE: "need", OUT_OF_SCOPE: "id"}
+KEY_LABELS = {SYNONYM: "内容里用的词", CUE: "需要（名称）", OUT_OF_SCOPE: "编号"}
 
 
 def _lines(raw: str) -> list[str]:
@@ -41,12 +44,19 @@ def _lines(raw: str) -> list[str]:
 async def overview(request: web.Request) -> web.StreamResponse:
     async with request.config_dict[keys.SESSIONS]() as session:
         synonyms = await vocabulary.current_synonyms(session)
+        cues = await vocabulary.current_cues(session)
         matters = await vocabulary.current_out_of_scope(session)
         drafts = await vocabulary.drafts(session)
     return render(
         request,
         "vocabulary.html",
-        {"synonyms": synonyms, "matters": matters, "drafts": drafts, "kinds": KIND_NAMES},
+        {
+            "synonyms": synonyms,
+            "cues": cues,
+            "matters": matters,
+            "drafts": drafts,
+            "kinds": KIND_NAMES,
+        },
     )
 
 
@@ -65,6 +75,8 @@ async def edit_form(request: web.Request) -> web.StreamResponse:
             groups = await vocabulary.current_synonyms(session)
             value = {"canonical": key, "variants": groups[key]} if key in groups else None
             revision = 0
+        elif kind == CUE:
+            value, revision = (await vocabulary.current_cues(session)).get(key), 0
         else:
             value, revision = (await vocabulary.current_out_of_scope(session)).get(key), 0
     if value is None and kind == OUT_OF_SCOPE:
@@ -111,6 +123,12 @@ def _submitted(kind: str, fields: dict[str, str]) -> dict[str, Any]:
             "canonical": fields.get("canonical", ""),
             "variants": _lines(fields.get("variants", "")),
         }
+    if kind == CUE:
+        return {
+            "need": fields.get("need", "").strip(),
+            "entries": _lines(fields.get("entries", "")),
+            "signs": _lines(fields.get("signs", "")),
+        }
     return {
         "id": fields.get("id", "").strip(),
         "title": fields.get("title", "").strip(),
@@ -136,16 +154,17 @@ async def save(request: web.Request) -> web.StreamResponse:
             value = None
         elif kind == SYNONYM:
             value = vocabulary.synonym_value(submitted["canonical"], submitted["variants"])
+        elif kind == CUE:
+            value = vocabulary.cue_value(
+                submitted["need"], submitted["entries"], submitted["signs"]
+            )
         else:
             value = vocabulary.out_of_scope_value(submitted)
         if value is None and not key:
             raise vocabulary.VocabularyInvalid("请先选择要删除的一条。")
-        if value is None:
-            target = key
-        else:
-            target = key or (value["canonical"] if kind == SYNONYM else value["id"])
-        if key and value and (value.get("canonical") or value.get("id")) != key:
-            raise vocabulary.VocabularyInvalid("名称（内容里用的词或编号）不能修改；请新增一条。")
+        target = key if value is None else key or value[KEY_FIELDS[kind]]
+        if key and value and value[KEY_FIELDS[kind]] != key:
+            raise vocabulary.VocabularyInvalid(f"{KEY_LABELS[kind]}不能修改；请新增一条。")
         async with request.config_dict[keys.SESSIONS]() as session, session.begin():
             draft, change = await vocabulary.save(
                 session,

@@ -55,7 +55,7 @@ NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/admin/kb", "知识库", CONTENT),
     ("/admin/review", "待审核", CONTENT),
     ("/admin/unanswered", "未解答问题", CONTENT),
-    ("/admin/synonyms", "同义词", CONTENT),
+    ("/admin/synonyms", "同义词与线索", CONTENT),
     ("/admin/data", "数据", CONTENT),
     ("/admin/test", "测试问答", CONTENT),
     ("/admin/reminders", "提醒", CONTENT),

@@ -163,6 +163,7 @@ def _same_content(loaded: Content, expected: Content) -> None:
     assert loaded.entries == expected.entries
     assert loaded.synonyms == expected.synonyms
     assert loaded.out_of_scope == expected.out_of_scope
+    assert loaded.cues == expected.cues
 
 
 def _entries_json(stdout: str) -> list[dict[str, object]]:
@@ -193,7 +194,8 @@ def test_yaml_export_imports_back_into_a_fresh_database(
         for url in (database_url, second_database_url)
     )
     assert _entries_json(first.stdout) == _entries_json(second.stdout)
-    # Synonyms and out-of-scope matters came across too: the second database exports the same.
+    # Synonyms, cue groups and out-of-scope matters came across too: the second database
+    # exports the same.
     again = run("kb", "export", "--format", "yaml", database_url=second_database_url, cwd=tmp_path)
     assert again.stdout == exported.stdout
 
@@ -225,6 +227,10 @@ def test_yaml_export_to_a_folder_lays_it_out_like_the_shipped_one(
     assert "\n    answer: |\n      家里生活困难" in text and "\n\n  - id: " in text
     assert "null" not in text and "\\u" not in text
     assert '"37009999"' in (folder / "eldercare.yaml").read_text(encoding="utf-8")
+    cues = (folder / "cues.yaml").read_text(encoding="utf-8")
+    shipped_cues = (CONTENT_DIR / "cues.yaml").read_text(encoding="utf-8")
+    assert cues.split("cues:\n")[0] == shipped_cues.split("cues:\n")[0]
+    assert cues.startswith("#") and "\n  - need: " in cues and "\n    signs: [" in cues
 
     # An entry new in the database goes to the file holding its category (社会救助).
     new = tmp_path / "new.yaml"
@@ -237,6 +243,7 @@ def test_yaml_export_to_a_folder_lays_it_out_like_the_shipped_one(
         "files": names,
         "entries": len(shipped.entries) + 1,
         "synonym_groups": len(shipped.synonyms),
+        "cue_groups": len(shipped.cues),
         "out_of_scope": len(shipped.out_of_scope),
     }
     assert "  - id: test-entry\n" in (folder / "assistance.yaml").read_text(encoding="utf-8")

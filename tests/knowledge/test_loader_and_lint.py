@@ -149,3 +149,27 @@ def test_lint_asks_about_amounts_and_unknown_phone_numbers() -> None:
     assert any("1200元" in f for f in findings)
     assert any("57812345" in f for f in findings)
     assert not any("37009999" in f for f in findings)
+
+
+CUES = """\
+cues:
+  - need: 测试的需要
+    entries: [test-entry]
+    signs: [心里有件难事, 不晓得怎么开口]
+"""
+
+
+def test_lint_names_the_need_and_the_unknown_entry_of_a_cue() -> None:
+    assert _lint(ENTRY + CUES) == []
+    findings = _lint(ENTRY + CUES.replace("[test-entry]", "[test-entry, no-such-entry]"))
+    assert findings == ["error: 测试的需要: cue entry 'no-such-entry' does not exist"]
+    twice = CUES + CUES.split("cues:\n", 1)[1]
+    assert any("测试的需要" in f and "more than once" in f for f in _lint(ENTRY + twice))
+
+
+def test_lint_warns_on_a_sign_that_is_a_sample_question() -> None:
+    findings = _lint(ENTRY + CUES.replace("心里有件难事", "问题三"))
+    assert findings == [
+        "warning: 测试的需要: sign '问题三' is a sample question of test-entry: "
+        "say a situation instead"
+    ]

@@ -466,7 +466,7 @@ async def test_a_synonym_draft_shows_which_answers_would_change(
     assert (await wang.ask(question))["entry_id"] != MEAL_POINT
     await console_server.app[keys.CONVERSATION].flush()  # the question log, written
 
-    await wang.open_menu("同义词", "同义词和非民政事项")
+    await wang.open_menu("同义词与线索", "同义词、线索和非民政事项")
     await assert_accessible(wang.page, "同义词 overview", strict=True)
     groups = wang.page.get_by_role("table", name="内容里用的词和居民的说法")
     meal = groups.get_by_role("row").filter(
@@ -491,7 +491,7 @@ async def test_a_synonym_draft_shows_which_answers_would_change(
     # A draft only: residents' answers stay as they are.
     assert (await wang.ask(question))["entry_id"] != MEAL_POINT
     await wang.button("撤回草稿").click()
-    await expect(wang.heading).to_have_text("同义词和非民政事项")
+    await expect(wang.heading).to_have_text("同义词、线索和非民政事项")
 
 
 # --- roles -------------------------------------------------------------------------------------
@@ -502,7 +502,7 @@ async def test_an_advisor_neither_sees_nor_reaches_the_content_pages(open_desk: 
     page = advisor.page
     await expect(page.get_by_text("您的角色：养老顾问")).to_be_visible()
     await expect(advisor.link("人工服务", within=advisor.menu)).to_be_visible()
-    for item in ("知识库", "待审核", "同义词", "测试问答", "操作记录", "账号"):
+    for item in ("知识库", "待审核", "同义词与线索", "测试问答", "操作记录", "账号"):
         await expect(advisor.link(item)).to_have_count(0)
     await assert_accessible(page, "home page of an advisor", strict=True)
     for path in (
@@ -592,7 +592,7 @@ async def test_axe_finds_nothing_on_the_pages_of_each_role(open_desk: OpenDesk) 
     await expect(page.get_by_text("不归民政管")).to_be_visible()
     await assert_accessible(page, "测试问答 outside civil affairs", strict=True)
 
-    await wang.open_menu("同义词", "同义词和非民政事项")
+    await wang.open_menu("同义词与线索", "同义词、线索和非民政事项")
     await wang.link("新增一组同义词").click()
     await wang.field("内容里用的词").fill("新词")
     await wang.field("居民的说法").fill("老年食堂")
@@ -603,6 +603,17 @@ async def test_axe_finds_nothing_on_the_pages_of_each_role(open_desk: OpenDesk) 
     await wang.link("新增一项").click()
     await expect(wang.heading).to_have_text("新增非民政事项")
     await assert_accessible(page, "a new out-of-scope matter's form", strict=True)
+    await wang.page.goto("/admin/synonyms")
+    await wang.link("新增一组线索").click()
+    await expect(wang.heading).to_have_text("新增线索")
+    await assert_accessible(page, "a new cue group's form", strict=True)
+    await wang.field("需要（名称）").fill("想找人说说心里话")
+    await wang.field("指向的条目（每行一个编号）").fill("no-such-entry")
+    await wang.field("线索说法（每行一条）").fill("心里话没处讲")
+    await wang.button("保存草稿，看影响").click()
+    await expect(page.get_by_role("alert")).to_have_text("没有编号为“no-such-entry”的已发布条目。")
+    await expect(wang.field("线索说法（每行一条）")).to_have_value("心里话没处讲")
+    await assert_accessible(page, "a cue form with an error", strict=True)
 
     for path, heading in (
         ("/admin/kb/no-such-entry", "找不到"),

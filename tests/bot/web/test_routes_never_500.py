@@ -283,3 +283,48 @@ def test_every_route_is_fuzzed(server: ThreadedServer) -> None:
         ("POST", "/admin/reminders/bind"),
     }
     assert reminders <= set(routes)
+
+
+# The vocabulary form's fields, shaped like a cue group's, so the fuzz gets past "which kind".
+lines = st.lists(
+    st.sampled_from(["elder-old-partner", "assist-dibao-apply", "no-such-entry", "想找人说说话"])
+    | text,
+    max_size=5,
+).map("\n".join)
+cue_form = st.fixed_dictionaries(
+    {"kind": st.sampled_from(["cue", "synonym", "out_of_scope"]) | text},
+    optional={
+        "key": st.sampled_from(["", "一个人住孤单、想有人陪"]) | text,
+        "revision": st.sampled_from(["0", "1", "²", "-1"]) | text,
+        "need": st.sampled_from(["想找人说说话", ""]) | st.text(max_size=80),
+        "entries": lines,
+        "signs": lines,
+        "remove": st.sampled_from(["1", ""]) | text,
+    },
+)
+
+
+@settings(max_examples=150, **_FUZZ)  # type: ignore[arg-type]
+@given(fields=cue_form, query_key=text)
+def test_the_cue_form_never_answers_500(
+    server: ThreadedServer, fuzzing_account: int, fields: dict[str, str], query_key: str
+) -> None:
+    signed_in = server.run_coroutine(_new_session(server.app, fuzzing_account))
+    sent = {
+        "Cookie": signed_in.cookie,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    body = urlencode({**fields, "csrf": signed_in.csrf}).encode()
+    for method, path, data in (
+        ("POST", "/admin/synonyms/edit", body),
+        ("GET", "/admin/synonyms/edit?" + urlencode({"kind": "cue", "key": query_key}), None),
+        ("GET", "/admin/synonyms", None),
+    ):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        try:
+            connection.request(method, path, body=data, headers=sent)
+            response = connection.getresponse()
+            answer = response.read()
+        finally:
+            connection.close()
+        assert response.status < 500, (method, path, fields, answer[:300])
