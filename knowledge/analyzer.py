@@ -22,7 +22,15 @@ from knowledge.tokenizer import base_tokenizer, general_surprisal
 
 # Earlier names, still imported by the calibration and the benchmarks: the base tokenizer.
 _jieba = base_tokenizer
-__all__ = ["STOPWORDS", "Analyzed", "Analyzer", "Synonyms", "_jieba", "general_surprisal"]
+__all__ = [
+    "FRAMING",
+    "STOPWORDS",
+    "Analyzed",
+    "Analyzer",
+    "Synonyms",
+    "_jieba",
+    "general_surprisal",
+]
 
 # Words that say nothing about which service is meant.
 STOPWORDS = frozenset(
@@ -39,10 +47,25 @@ STOPWORDS = frozenset(
     ).split()
 )
 
+# Who the question is for (我妈, 楼下阿婆, 我是邻居): it says someone asks on another's behalf,
+# not which service is meant, so these words weigh little however rare the index finds them.
+# 老伴, 子女 and 孩子 stay ordinary words: widowhood, having no children and children's services
+# are what some entries are about.
+FRAMING = frozenset(
+    (
+        "我妈 妈妈 老妈 我爸 爸爸 老爸 母亲 父亲 爹 娘 婆婆 公公 岳母 岳父 丈母娘 老丈人 奶奶 "
+        "爷爷 外婆 外公 姥姥 姥爷 阿婆 阿公 老伯 伯伯 阿姨 叔叔 大爷 大妈 大伯 邻居 老邻居 楼下 "
+        "楼上 隔壁 对门 女儿 儿子 儿媳 女婿 孙子 孙女 外孙 外孙女 老公 老婆 丈夫 妻子 亲戚 家人 "
+        "家里人 老太太 老爷子 老人家 老头 老太 老太婆 朋友 同事 我家 他家 她家 我们家 他 她"
+    ).split()
+)
+
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _LATIN = re.compile(r"[a-z]+")
 _LATIN_RUN = re.compile(r"[a-z]+(?: [a-z]+)*")
-_DIGIT_WORD = re.compile(r"\d+[\u4e00-\u9fff]")
+# A number with its unit (80岁, 3个月), and a number of its own long enough to be a phone
+# number or a code (37009999, 12345): both are words.
+_DIGIT_WORD = re.compile(r"\d+(?:周岁|岁|元|块|天|个月|月|年|级|次|小时|个工作日)|\d{3,}")
 
 
 @dataclass(frozen=True)
@@ -53,6 +76,10 @@ class Analyzed:
     # Pinyin pairs by position: each group holds the alternatives of heteronyms.
     pinyin_groups: tuple[tuple[Term, ...], ...]
     pinyin: str  # the text's syllables joined, for fuzzy comparison of sounds
+    # Domain words an everyday word of the text may be a typo of (火花: 火化), weighed less.
+    alternatives: tuple[Term, ...] = ()
+    # The terms of the last clause, where a story asks what it wants (empty for one clause).
+    tail: frozenset[Term] = frozenset()
 
     def all_terms(self) -> list[Term]:
         return [*self.terms, *(t for group in self.pinyin_groups for t in group)]
@@ -62,6 +89,22 @@ def _pinyin_pairs(sequence: list[tuple[str, ...]]) -> list[tuple[Term, ...]]:
     return [
         tuple(sound(a, b) for a, b in product(left, right)) for left, right in pairwise(sequence)
     ]
+
+
+# A word this common in everyday Chinese is what the resident meant, not a typo of a domain word
+# that sounds the same (一起 is not 遗弃, 开局 not 开具); jieba's dictionary counts.
+EVERYDAY_FREQUENCY = 300
+
+
+COMMONEST_FREQUENCY = 5000
+
+
+def _everyday(piece: str) -> bool:
+    return int(base_tokenizer().FREQ.get(piece, 0)) >= EVERYDAY_FREQUENCY
+
+
+def _commonest(word: str) -> bool:
+    return int(base_tokenizer().FREQ.get(word, 0)) >= COMMONEST_FREQUENCY
 
 
 def sound_key(word: str) -> str | None:
@@ -77,6 +120,8 @@ class Analyzer:
         self.tokenizer = tokenizer if tokenizer is not None else synonyms.tokenizer
         # Filled in by the index once it knows its vocabulary: sound key -> domain word.
         self.by_sound: dict[str, str] = {}
+        # The same keys -> the spelling that sounds so (a synonym's variant for its canonical).
+        self.spelled: dict[str, str] = {}
         self.known: frozenset[str] = frozenset()
 
     def learn_vocabulary(self, words: dict[str, int], known: set[str]) -> None:
@@ -84,28 +129,45 @@ class Analyzer:
         word and bigram the index knows (never corrected away)."""
         by_sound: dict[str, tuple[int, str]] = {}
         for word, count in words.items():
-            if 2 <= len(word) <= 6 and _CJK.fullmatch(word):
+            # Correcting towards one of the commonest words (以上, 时候) would only undo others.
+            if 2 <= len(word) <= 6 and _CJK.fullmatch(word) and not _commonest(word):
                 key = sound_key(word)
                 if key and (key not in by_sound or by_sound[key][0] < count):
                     by_sound[key] = (count, word)
         self.by_sound = {key: word for key, (_, word) in by_sound.items()}
+        self.spelled = dict(self.by_sound)
         # Residents' own words (养老院) spelled in pinyin lead to the canonical word too.
         for variant, canonical in self.synonyms.mapping.items():
             key = sound_key(variant)
-            if key and 2 <= len(variant) <= 6:
-                self.by_sound.setdefault(key, canonical)
+            if key and 2 <= len(variant) <= 6 and key not in self.by_sound:
+                self.by_sound[key] = canonical
+                self.spelled[key] = variant
         self.known = frozenset(known)
 
     def correct(self, text: str) -> str:
+        return self.corrected(text)[0]
+
+    def corrected(self, text: str) -> tuple[str, list[str]]:
         """Replace an unknown word that sounds like a domain word with that word (底保 → 低保).
 
         Only spans the index has never seen are touched, longest first, so real words stay.
         A synonym's variant as written is no typo: where it is still in the text, the synonyms
         left it because it is part of a longer word (办结婚证 in 补办结婚证), and it stays.
+        An everyday word that sounds like a domain word (火花, 火化) stays too, but the domain
+        word is returned beside the text as a possible reading, for the matcher to weigh less.
         """
+        alternatives: list[str] = []
         if not self.by_sound:
-            return text
+            return text, alternatives
         variants = self.synonyms.mapping
+
+        def soundalike(piece: str, key: str) -> str | None:
+            word = self.by_sound.get(key)
+            # A typo keeps some of the word (底保, 助参): a window sharing no character with it
+            # is other words that happen to sound alike (写一首, 协议书).
+            if word is None or word == piece or set(self.spelled[key]).isdisjoint(piece):
+                return None
+            return word
 
         def fix(run: str) -> str:
             # Each character's reading once; a window's sound key is its readings joined.
@@ -123,11 +185,15 @@ class Analyzer:
                     window = sounds[i : i + size]
                     if None in window:
                         continue
-                    word = self.by_sound.get(" ".join(window))  # type: ignore[arg-type]
-                    if word is not None and word != piece:
-                        out.append(word)
-                        i += size
-                        break
+                    word = soundalike(piece, " ".join(window))  # type: ignore[arg-type]
+                    if word is None:
+                        continue
+                    if _everyday(piece):
+                        alternatives.append(word)
+                        continue
+                    out.append(word)
+                    i += size
+                    break
                 else:
                     out.append(run[i])
                     i += 1
@@ -158,7 +224,7 @@ class Analyzer:
             return " ".join(out) if changed else match.group(0)
 
         text = _LATIN_RUN.sub(from_pinyin, text)
-        return _CJK.sub(lambda m: fix(m.group(0)), text)
+        return _CJK.sub(lambda m: fix(m.group(0)), text), alternatives
 
     def surprisal(self, word: str) -> float:
         """How rare a word is in everyday Chinese, in nats (this index's dictionary)."""
@@ -167,7 +233,7 @@ class Analyzer:
     def analyze(self, raw: str) -> Analyzed:
         normalized = normalize(raw)
         rewritten, tokens = self.synonyms.rewrite_segmented(normalized)
-        text = self.correct(rewritten.text)
+        text, alternatives = self.corrected(rewritten.text)
         if tokens is None or text != normalized:
             tokens = self.tokenizer.lcut(text, HMM=True)
         terms: list[Term] = []
@@ -190,7 +256,10 @@ class Analyzer:
             groups.extend(_pinyin_pairs(sounds))
 
         # One jieba call for the whole text: it keeps Latin words and digits whole.
+        tail_from = 0
         for token in tokens:
+            if token.isspace():
+                tail_from = len(terms)
             if _CJK.fullmatch(token):
                 syllables.extend(s[0] for c in token if (s := readings(c)))
                 if token in STOPWORDS:
@@ -214,5 +283,10 @@ class Analyzer:
         close_piece()
         terms.extend(word_term(d) for d in _DIGIT_WORD.findall(text))
         return Analyzed(
-            text=text, terms=tuple(terms), pinyin_groups=tuple(groups), pinyin=" ".join(syllables)
+            text=text,
+            terms=tuple(terms),
+            pinyin_groups=tuple(groups),
+            pinyin=" ".join(syllables),
+            alternatives=tuple(word_term(w) for w in dict.fromkeys(alternatives)),
+            tail=frozenset(terms[tail_from:]) if tail_from else frozenset(),
         )

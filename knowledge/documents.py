@@ -44,23 +44,31 @@ class Source:
     title: str
     entry: PublishedEntry | None
     out_of_scope: OutOfScopeIn | None
-    # What is analysed: the title and questions, then the keywords.
-    texts: tuple[tuple[str, ...], tuple[str, ...]]
+    # What is analysed: the title and questions, the keywords, the signs of needs it answers.
+    texts: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
 def sources_of(snapshot: KnowledgeSnapshot) -> Iterator[Source]:
+    """Each document's texts: its title and sample questions, then the signs of needs it answers
+    (``cues``), which count as questions a resident might have asked."""
+    signs: dict[str, list[str]] = defaultdict(list)
+    for cue in snapshot.cues:
+        for entry in cue.entries:
+            signs[entry].extend(cue.signs)
     for e in snapshot.entries:
-        yield Source(e.id, e.title, e, None, ((e.title, *e.questions), tuple(e.keywords)))
+        texts = ((e.title, *e.questions), tuple(e.keywords), tuple(dict.fromkeys(signs[e.id])))
+        yield Source(e.id, e.title, e, None, texts)
     for o in snapshot.out_of_scope:
-        yield Source(o.id, o.title, None, o, ((o.title, *o.questions), tuple(o.keywords)))
+        yield Source(o.id, o.title, None, o, ((o.title, *o.questions), tuple(o.keywords), ()))
 
 
 @dataclass(frozen=True)
 class Analysed:
     """One document's analysis, independent of the entry's other fields (answer, details …)."""
 
-    texts: tuple[tuple[str, ...], tuple[str, ...]]
-    samples: tuple[Sample, ...]
+    texts: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+    samples: tuple[Sample, ...]  # the title, the questions, then the signs
+    asked: int  # how many of the samples are the title and questions
     bag: Counter[Term]
     term_samples: dict[Term, tuple[int, ...]]
     # The document's contribution to the words misspelt questions are corrected towards.
@@ -77,13 +85,15 @@ class Analysed:
             self.samples,
             frozenset(self.bag),
             self.term_samples,
-            tuple(sample.text for sample in self.samples),
-            tuple(sample.pinyin for sample in self.samples),
+            # Whole questions to compare whole questions with (a sign is only a phrase).
+            tuple(sample.text for sample in self.samples[: self.asked]),
+            tuple(sample.pinyin for sample in self.samples[: self.asked]),
         )
 
 
 def analyse(analyzer: Analyzer, source: Source) -> Analysed:
-    texts, keywords = source.texts
+    questions, keywords, signs = source.texts
+    texts = (*questions, *signs)
     bag: Counter[Term] = Counter()
     samples = []
     domain: set[str] = set()
@@ -95,8 +105,10 @@ def analyse(analyzer: Analyzer, source: Source) -> Analysed:
         for term in terms:
             bag[term] += repeat
         unique = frozenset(terms)
-        for term in unique:
-            where[term].append(position)
+        if position < len(questions):
+            # Per-question coverage compares whole questions; signs have their own index.
+            for term in unique:
+                where[term].append(position)
         samples.append(Sample(analyzed.text, analyzed.pinyin, unique))
         if position == 0:
             domain.add(analyzed.text)
@@ -111,6 +123,7 @@ def analyse(analyzer: Analyzer, source: Source) -> Analysed:
     return Analysed(
         texts=source.texts,
         samples=tuple(samples),
+        asked=len(questions),
         bag=bag,
         term_samples={term: tuple(positions) for term, positions in where.items()},
         domain=frozenset(domain),

@@ -12,72 +12,50 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-import numpy as np
 from rapidfuzz import fuzz, process
 
 from knowledge.analyzer import Analyzed, Analyzer
-from knowledge.calibration import LEAD_CAP, Calibration, Features
+from knowledge.answer import Answer, Suggestion, declined, ms
+from knowledge.calibration import Calibration, Features
+from knowledge.cues import CueIndex
 from knowledge.documents import Analysed, Doc, analyse, sources_of
-from knowledge.schema import OutOfScopeIn
-from knowledge.store import KnowledgeSnapshot, PublishedEntry
+from knowledge.ranking import (
+    KIND_WEIGHT,
+    Postings,
+    bm25_postings,
+    damping_of,
+    evidence,
+    related_keys,
+)
+from knowledge.schema import CueIn
+from knowledge.scope import QuerySignals, ScopeFeatures, named
+from knowledge.store import KnowledgeSnapshot
 from knowledge.synonyms import Synonyms
 from knowledge.terms import Kind, Term
 from knowledge.tokenizer import domain_tokenizer
+from knowledge.weighing import Weighed, Weigher, with_alternatives
 
-K1 = 1.2
-B = 0.75
+__all__ = ["Answer", "KnowledgeIndex", "Suggestion"]
+
 CANDIDATES = 8
+# Entries the strongest signs point to, added when the words did not find them.
+CUE_CANDIDATES = 3
 MAX_SUGGESTIONS = 3
-# Character pairs and sounds only echo the words they come from: they weigh less.
-KIND_WEIGHT = {Kind.WORD: 1.0, Kind.LATIN: 1.0, Kind.BIGRAM: 0.7, Kind.SOUND: 0.6}
-UNKNOWN_WORD_WEIGHT = 1.5
 # Covered IDF weight at which evidence reaches 1 - 1/e: about two specific words.
 EVIDENCE_SCALE = 6.0
+# BM25 score at which its level reaches 1 - 1/e: a plain question's winner scores about this.
+BM25_SCALE = 15.0
 
 
 # Terms spelt in characters: what the index knows is never corrected away as a typo.
 _SPELT = frozenset({Kind.WORD, Kind.BIGRAM})
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    entry_id: str
-    title: str
-    score: float
-
-
-@dataclass(frozen=True)
-class Answer:
-    question: str
-    fallback: bool
-    entry: PublishedEntry | None
-    score: float
-    suggestions: tuple[Suggestion, ...]
-    elapsed_ms: float
-    out_of_scope: OutOfScopeIn | None = None
-    empty: bool = False
-
-    def as_contract(self) -> dict[str, object]:
-        """The object of DESIGN.md's ``ask`` contract."""
-        return {
-            "question": self.question,
-            "fallback": self.fallback,
-            "entry_id": None if self.fallback or self.entry is None else self.entry.id,
-            "title": None if self.fallback or self.entry is None else self.entry.title,
-            "answer": None if self.fallback or self.entry is None else self.entry.answer,
-            "score": round(self.score, 4),
-            "suggestions": [
-                {"entry_id": s.entry_id, "title": s.title, "score": round(s.score, 4)}
-                for s in self.suggestions
-            ],
-            "elapsed_ms": round(self.elapsed_ms, 3),
-        }
 
 
 @dataclass
@@ -98,16 +76,33 @@ class KnowledgeIndex:
         idf: dict[Term, float],
         analyzer: Analyzer,
         calibration: Calibration,
+        cues: Sequence[CueIn] = (),
+        domain_words: frozenset[str] = frozenset(),
     ) -> None:
+        """``domain_words``: the service's own words (titles, keywords, synonyms), what a
+        civil-affairs need is named by."""
         self.docs = tuple(docs)
         self.postings = postings
         self.idf = idf
         self.analyzer = analyzer
         self.calibration = calibration
         self._excluded: tuple[date, frozenset[int]] | None = None
-        self._unknown: dict[Term, float] = {}
         self.related = related_keys(self.docs)
         self.entries = {doc.key: doc.entry for doc in self.docs if doc.entry is not None}
+        self.position = {doc.key: i for i, doc in enumerate(self.docs)}
+        # Each known term's share of its IDF that counts (1 when absent): everyday and framing
+        # words count less.
+        self.damping = damping_of(idf)
+        self.weigher = Weigher(idf, self.damping, domain_words)
+        self.cues = CueIndex(cues, analyzer, set(self.entries))
+        # Each sample question's weight (words, pairs, Latin): how much of it a question holds.
+        self.sample_totals = tuple(
+            tuple(
+                sum(self.weigher.weight(t) for t in sample.terms if t.kind is not Kind.SOUND) or 1.0
+                for sample in doc.samples[: len(doc.sample_texts)]
+            )
+            for doc in self.docs
+        )
         self._analysed: dict[str, Analysed] = {}
         self._vocabulary: frozenset[str] = frozenset()
         self.exact = True
@@ -179,7 +174,14 @@ class KnowledgeIndex:
             {w: document_frequency.get(w, 0) for w in domain},
             known={t.text for bag in bags for t in bag if t.kind in _SPELT},
         )
-        index = cls(docs, *_bm25_postings(bags), analyzer, calibration or Calibration.default())
+        index = cls(
+            docs,
+            *bm25_postings(bags),
+            analyzer,
+            calibration or Calibration.default(),
+            snapshot.cues,
+            frozenset(domain),
+        )
         index._analysed = analysed
         index._vocabulary = vocabulary
         # Reused documents were segmented by a tokenizer without any title or keyword that is
@@ -194,45 +196,76 @@ class KnowledgeIndex:
     # Asking -----------------------------------------------------------------------------------
 
     def _ranked(self, query: Analyzed, today: date) -> list[_Scored]:
+        return self._assess(query, today)[0]
+
+    def _assess(self, query: Analyzed, today: date) -> tuple[list[_Scored], QuerySignals]:
+        """The candidates, best first, and what the question itself says (for the scope)."""
         scored = self._candidates(query, today)
+        cues = self.cues.entries(query)
+        if cues:
+            # An entry a sign points to is a candidate even when no word of it was said.
+            present = {c.index for c in scored}
+            excluded = self._excluded_on(today)
+            for key in heapq.nlargest(CUE_CANDIDATES, cues, key=cues.__getitem__):
+                position = self.position[key]
+                if position not in present and position not in excluded:
+                    scored.append(_Scored(index=position, bm25=0.0))
+        weighed = self.weigher.weighed(query)
+        signals = self.weigher.signals(weighed, cues)
         if not scored:
-            return scored
-        weighed = self._weighed(query)
+            return scored, signals
+        top_bm25 = max(c.bm25 for c in scored)
         for candidate in scored:
-            candidate.features = self._features(query, weighed, candidate, scored[0].bm25)
+            candidate.features = self._features(query, weighed, candidate, top_bm25, cues)
             candidate.score = self.calibration.score(candidate.features)
         scored.sort(key=lambda c: c.score, reverse=True)
         keyed = [(self.docs[c.index].key, c.score) for c in scored]
         for candidate, (score, lead) in zip(scored, evidence(keyed, self.related), strict=True):
             candidate.lead = lead
             candidate.confidence = self.calibration.confidence(score, lead)
-        return scored
+        return scored, signals
 
-    def candidate_features(self, question: str, *, today: date) -> list[tuple[str, Features]]:
-        """Every candidate's key and features, best first, for fitting the calibration."""
-        query = self.analyzer.analyze(question)
-        return [(self.docs[c.index].key, c.features) for c in self._ranked(query, today)]
+    def candidate_features(
+        self, question: str, *, today: date
+    ) -> tuple[list[tuple[str, Features]], QuerySignals]:
+        """Every candidate's key and features, best first, and the question's own signals, for
+        fitting the calibration."""
+        scored, signals = self._assess(self.analyzer.analyze(question), today)
+        return [(self.docs[c.index].key, c.features) for c in scored], signals
+
+    def scope(self, scored: Sequence[_Scored], signals: QuerySignals) -> ScopeFeatures:
+        entry = next((c for c in scored if self.docs[c.index].entry is not None), None)
+        outside = next((c for c in scored if self.docs[c.index].out_of_scope is not None), None)
+        return ScopeFeatures.of(
+            signals,
+            entry.confidence if entry is not None else 0.0,
+            entry.features.text_coverage if entry is not None else 0.0,
+            outside.score if outside is not None else None,
+        )
 
     def ask(self, question: str, *, today: date) -> Answer:
         started = time.perf_counter()
         query = self.analyzer.analyze(question if isinstance(question, str) else str(question))
         if not query.terms and not query.pinyin_groups:
-            return Answer(question, True, None, 0.0, (), _ms(started), empty=not query.text)
-        scored = self._ranked(query, today)
+            return Answer(question, True, None, 0.0, (), ms(started), empty=not query.text)
+        scored, signals = self._assess(query, today)
         if not scored:
-            return Answer(question, True, None, 0.0, (), _ms(started))
+            return Answer(question, True, None, 0.0, (), ms(started))
         best = scored[0]
         best_doc = self.docs[best.index]
-        if best_doc.out_of_scope is not None and best.confidence >= self.calibration.threshold:
-            return Answer(
-                question,
-                True,
-                None,
-                best.confidence,
-                (),
-                _ms(started),
-                out_of_scope=best_doc.out_of_scope,
+        scope = self.scope(scored, signals)
+        if self.calibration.in_scope(scope) < self.calibration.scope_threshold and not named(scope):
+            # Not a civil-affairs question, however well some word matched: no entry is
+            # offered. A matter of the out-of-scope list that fits says where to go instead.
+            outside = next((c for c in scored if self.docs[c.index].out_of_scope), None)
+            matter = (
+                self.docs[outside.index].out_of_scope
+                if outside is not None and outside.confidence >= self.calibration.suggestion_floor
+                else None
             )
+            return declined(question, best.confidence, started, matter, outside=True)
+        if best_doc.out_of_scope is not None and best.confidence >= self.calibration.threshold:
+            return declined(question, best.confidence, started, best_doc.out_of_scope)
         suggestions = tuple(
             Suggestion(doc.key, doc.title, c.confidence)
             for c in scored
@@ -241,9 +274,9 @@ class KnowledgeIndex:
         )[:MAX_SUGGESTIONS]
         if best_doc.entry is not None and best.confidence >= self.calibration.threshold:
             return Answer(
-                question, False, best_doc.entry, best.confidence, suggestions[1:], _ms(started)
+                question, False, best_doc.entry, best.confidence, suggestions[1:], ms(started)
             )
-        return Answer(question, True, None, best.confidence, suggestions, _ms(started))
+        return Answer(question, True, None, best.confidence, suggestions, ms(started))
 
     def _excluded_on(self, today: date) -> frozenset[int]:
         cached = self._excluded
@@ -262,8 +295,9 @@ class KnowledgeIndex:
         of terms with a few postings each; plain dictionaries beat arrays at that size."""
         postings = self.postings
         scores: dict[int, float] = defaultdict(float)
-        for term in set(query.terms):
-            weight = KIND_WEIGHT[term.kind]
+        damping = self.damping
+        for term, share in with_alternatives(query):
+            weight = share * KIND_WEIGHT[term.kind] * damping.get(term, 1.0)
             for doc, bm25 in postings.get(term, ()):
                 scores[doc] += weight * bm25
         sound_weight = KIND_WEIGHT[Kind.SOUND]
@@ -287,66 +321,46 @@ class KnowledgeIndex:
         )
         return [_Scored(index=doc, bm25=score) for score, doc in ranked]
 
-    def _weight(self, term: Term) -> float:
-        idf = self.idf.get(term)
-        if idf is not None:
-            return KIND_WEIGHT[term.kind] * idf
-        # A word the index has never seen may mean the question is about something else
-        # (护照, 招工), or may be everyday wrapping (老头子, 一直): it weighs by how rare it is
-        # in everyday Chinese. An unseen bigram or sound pair weighs nothing: the word it
-        # belongs to already counts.
-        if term.kind is Kind.LATIN:
-            return UNKNOWN_WORD_WEIGHT
-        if term.kind is not Kind.WORD:
-            return 0.0
-        weight = self._unknown.get(term)
-        if weight is None:
-            rarity = self.analyzer.surprisal(term.text)
-            weight = min(max((rarity - 9.0) / 1.5, 0.2), 2.5)
-            if len(self._unknown) < 100_000:
-                self._unknown[term] = weight
-        return weight
-
-    def _weighed(self, query: Analyzed) -> _Weighed:
-        """The question's terms and sound groups with their weights, computed once per ask."""
-        weights = {t: self._weight(t) for t in set(query.terms)}
-        groups = tuple(
-            (frozenset(g), max(self._weight(t) for t in g)) for g in set(query.pinyin_groups)
-        )
-        return _Weighed(weights, groups, sum(weights.values()), sum(w for _, w in groups))
-
     @staticmethod
-    def _shares(weighed: _Weighed, words: float, sounds: float) -> tuple[float, float]:
+    def _shares(weighed: Weighed, words: float, sounds: float) -> tuple[float, float]:
         text = words / weighed.total if weighed.total else 0.0
         # With no sounds to compare (an English question) the sound channel follows the text.
         sound = sounds / weighed.sound_total if weighed.sound_total else text
         return text, sound
 
     def _features(
-        self, query: Analyzed, weighed: _Weighed, candidate: _Scored, top_bm25: float
+        self,
+        query: Analyzed,
+        weighed: Weighed,
+        candidate: _Scored,
+        top_bm25: float,
+        cues: dict[str, float],
     ) -> Features:
         doc = self.docs[candidate.index]
         where = doc.term_samples
-        count = len(doc.samples)
+        count = len(doc.sample_texts)  # the title and the questions
         words = [0.0] * count
         sounds = [0.0] * count
         matched = py_matched = 0.0
         held = doc.terms  # every term of the samples (``where``) and of the keywords
         weights = weighed.weights
-        # The question's terms the entry holds; a set intersection instead of a loop over all.
-        for term in weights.keys() & held:
+        # The question's terms the entry holds. ``held.intersection(dict)`` walks the question's
+        # few terms; ``keys() & held`` would walk the entry's hundreds.
+        for term in held.intersection(weights):
             weight = weights[term]
             matched += weight
             for i in where.get(term, ()):
                 words[i] += weight
+        single = weighed.sounds
+        for term in held.intersection(single):
+            weight = single[term]
+            py_matched += weight
+            for i in where.get(term, ()):
+                sounds[i] += weight
         for group, weight in weighed.groups:
             if group.isdisjoint(held):
                 continue
             py_matched += weight
-            if len(group) == 1:
-                for i in where.get(next(iter(group)), ()):
-                    sounds[i] += weight
-                continue
             hit: set[int] = set()
             for term in group:
                 hit.update(where.get(term, ()))
@@ -370,81 +384,9 @@ class KnowledgeIndex:
             sound_similarity=sound_sim,
             bm25_share=candidate.bm25 / top_bm25 if top_bm25 else 0.0,
             evidence=1.0 - math.exp(-max(matched, py_matched) / EVIDENCE_SCALE),
+            sample_recall=max(
+                map(operator.truediv, words, self.sample_totals[candidate.index]), default=0.0
+            ),
+            cue=cues.get(doc.key, 0.0),
+            bm25_level=1.0 - math.exp(-candidate.bm25 / BM25_SCALE),
         )
-
-
-@dataclass(frozen=True)
-class _Weighed:
-    weights: dict[Term, float]  # the question's terms
-    groups: tuple[tuple[frozenset[Term], float], ...]
-    total: float
-    sound_total: float
-
-
-def related_keys(docs: Sequence[Doc]) -> dict[str, frozenset[str]]:
-    """Entries that answer neighbouring questions (``related``, either direction)."""
-    links: dict[str, set[str]] = defaultdict(set)
-    for doc in docs:
-        for other in doc.entry.related if doc.entry else ():
-            links[doc.key].add(other)
-            links[other].add(doc.key)
-    return {key: frozenset(value) for key, value in links.items()}
-
-
-def evidence(
-    ranked: Sequence[tuple[str, float]], related: dict[str, frozenset[str]]
-) -> list[tuple[float, float]]:
-    """(score, lead) for each candidate, best first, as the confidence model reads them.
-
-    For the winner, the score is its topic's: the log-sum-exp of its own and its related
-    entries' scores (a general 低保 question spreads over conditions, papers and standard, and
-    that spread is no doubt about the topic), and the lead is over the best unrelated rival.
-    Every other candidate's lead is its gap to the winner."""
-    if not ranked:
-        return []
-    top_key, top_score = ranked[0]
-    near = related.get(top_key, frozenset())
-    family = [score for key, score in ranked[1:] if key in near]
-    topic = top_score + math.log1p(sum(math.exp(score - top_score) for score in family))
-    rivals = [score for key, score in ranked[1:] if key not in near]
-    out = [(topic, topic - rivals[0] if rivals else LEAD_CAP)]
-    out.extend((score, score - top_score) for _, score in ranked[1:])
-    return out
-
-
-# The inverted index: term -> the documents holding it, each with its BM25 weight (IDF times the
-# saturated, length-normalised frequency), in document order.
-Postings = dict[Term, tuple[tuple[int, float], ...]]
-
-
-def _bm25_postings(bags: Sequence[Counter[Term]]) -> tuple[Postings, dict[Term, float]]:
-    """Computed as arrays (thousands of terms at once), kept as tuples (read a few at a time)."""
-    n = len(bags)
-    ids: dict[Term, int] = {}
-    term_ids: list[int] = []
-    doc_ids: list[int] = []
-    counts: list[int] = []
-    for doc, bag in enumerate(bags):
-        for term, count in bag.items():
-            term_ids.append(ids.setdefault(term, len(ids)))
-            doc_ids.append(doc)
-            counts.append(count)
-    terms = np.asarray(term_ids, dtype=np.int64)
-    docs = np.asarray(doc_ids, dtype=np.int32)
-    tf = np.asarray(counts, dtype=np.float64)
-    lengths = np.bincount(docs, weights=tf, minlength=n)
-    average = float(lengths.mean()) if n else 1.0
-    norm = K1 * (1 - B + B * lengths / average)
-    df = np.bincount(terms, minlength=len(ids))
-    idf = np.log1p((n - df + 0.5) / (df + 0.5))
-    weights = idf[terms] * tf * (K1 + 1) / (tf + norm[docs])
-    gathered: list[list[tuple[int, float]]] = [[] for _ in ids]
-    for term_id, doc, weight in zip(term_ids, doc_ids, weights.tolist(), strict=True):
-        gathered[term_id].append((doc, weight))
-    names = list(ids)
-    postings = {name: tuple(pairs) for name, pairs in zip(names, gathered, strict=True)}
-    return postings, dict(zip(names, idf.tolist(), strict=True))
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000

@@ -98,3 +98,15 @@ def general_surprisal(word: str, tokenizer: Any | None = None) -> float:
     """How rare a word is in everyday Chinese (jieba's dictionary), in nats."""
     tokenizer = tokenizer or base_tokenizer()
     return float(math.log(tokenizer.total / (tokenizer.FREQ.get(word, 0) + 1)))
+
+
+def everyday_rarity(word: str) -> float:
+    """``general_surprisal`` in the base dictionary, but a word it lacks that jieba glued from
+    common characters (能发, 几百块) is as rare as its rarest character, not as rare as a word
+    never seen. A word of one character, or of none in the dictionary, keeps its surprisal."""
+    base = base_tokenizer()
+    if len(word) > 1 and not base.FREQ.get(word):
+        known = [general_surprisal(c, base) for c in word if base.FREQ.get(c)]
+        if len(known) == len(word):
+            return max(known)
+    return general_surprisal(word, base)

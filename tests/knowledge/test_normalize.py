@@ -56,3 +56,26 @@ def test_empty_and_blank() -> None:
     assert normalize("") == ""
     assert normalize("   \n\t ") == ""
     assert normalize("？？？") == ""
+
+
+def test_shanghainese_and_northern_words_become_mandarin() -> None:
+    assert normalize("阿拉屋里老头子脚骨勿便当") == "我们家里老伴腿脚不方便"
+    assert normalize("侬晓得伐？") == "你知道吗"
+    assert normalize("啥物事") == "什么东西"
+    assert normalize("咋办") == "怎么办"
+    # 伐 ends a question; inside a word it stays, and so does 浪费.
+    assert normalize("采伐树木 浪费") == "采伐树木 浪费"
+
+
+def test_dictation_stutters_and_fillers_go() -> None:
+    assert normalize("嗯那个就是说低保低保怎么申请") == "那个 低保怎么申请"
+    assert normalize("我我我想问") == "我想问"
+    # Ordinary doubled words and numbers stay.
+    assert normalize("看看妈妈37009999") == "看看妈妈37009999"
+
+
+def test_a_long_story_keeps_its_question_at_the_end() -> None:
+    story = "我家老伴" + "天天在家看电视" * 60 + "有没有地方管？"
+    cut = normalize(story)
+    assert len(cut) <= MAX_INPUT_CHARS
+    assert cut.startswith("我家老伴") and cut.endswith("有没有地方管")

@@ -1,0 +1,130 @@
+"""Signs of a need (``CueIn``): a resident who tells a situation (记性越来越差, 把儿女名字叫错)
+without naming the service (认知症) is led to the entries that answer it.
+
+Each sign is analysed like a question. It fires, with a strength from 0 to 1, when the question
+holds its words and character pairs: the share of the sign's weight found, each word weighed by
+how rare it is in everyday Chinese (越来越 says little, 记性 much). The question may put other
+words between the sign's words; the order does not matter. An entry's cue is its strongest
+sign, a little less for an entry listed after the first of its group.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from knowledge.analyzer import Analyzed, Analyzer
+from knowledge.schema import CueIn
+from knowledge.terms import Kind, Term
+from knowledge.tokenizer import everyday_rarity
+
+# A sign whose words are mostly missing does not fire at all, nor one where only everyday words
+# matched (人, 吃, 饭): one word found must be at least SPECIFIC nats rarer than the commonest
+# (摔, 偷, 做饭, 钥匙). A sign with no such word never fires; ``vague`` lists them for lint.
+MIN_STRENGTH = 0.5
+SPECIFIC = 3.5
+# The entries after the first in a group answer the need too, but less surely.
+LATER_ENTRY = 0.85
+# Character pairs make a sign forgiving (记性不好 for 记性差); they count less than words.
+BIGRAM_SHARE = 0.4
+
+
+@dataclass(frozen=True)
+class Fired:
+    need: str
+    sign: str
+    strength: float
+
+
+@dataclass(frozen=True)
+class _Sign:
+    need: str
+    text: str
+    total: float
+    entries: tuple[tuple[str, float], ...]  # entry id, how surely the sign points to it
+
+
+class CueIndex:
+    """Term -> the signs holding it, with the term's weight in each."""
+
+    def __init__(self, cues: Iterable[CueIn], analyzer: Analyzer, known: set[str]) -> None:
+        """``known``: the entry ids of the index; a cue's unknown entries are skipped."""
+        self.signs: list[_Sign] = []
+        self.vague: list[tuple[str, str]] = []  # (need, sign) that can never fire
+        postings: dict[Term, list[tuple[int, float, bool]]] = defaultdict(list)
+        for cue in cues:
+            entries = tuple(
+                (entry, 1.0 if position == 0 else LATER_ENTRY)
+                for position, entry in enumerate(e for e in cue.entries if e in known)
+            )
+            if not entries:
+                continue
+            for text in dict.fromkeys(cue.signs):
+                weights = _sign_weights(analyzer.analyze(text))
+                total = sum(weights.values())
+                specific = {
+                    t for t, w in weights.items() if t.kind is not Kind.BIGRAM and w >= SPECIFIC
+                }
+                if total <= 0 or not specific:
+                    self.vague.append((cue.need, text))
+                    continue
+                number = len(self.signs)
+                self.signs.append(_Sign(cue.need, text, total, entries))
+                for term, weight in weights.items():
+                    postings[term].append((number, weight, term in specific))
+        self.postings = {term: tuple(signs) for term, signs in postings.items()}
+
+    def __len__(self) -> int:
+        return len(self.signs)
+
+    def _strengths(self, query: Analyzed) -> dict[int, float]:
+        found: dict[int, float] = defaultdict(float)
+        anchored: set[int] = set()
+        for term in set(query.terms):
+            for number, weight, specific in self.postings.get(term, ()):
+                found[number] += weight
+                if specific:
+                    anchored.add(number)
+        strengths = {}
+        for number in anchored:
+            weight = found[number]
+            strength = weight / self.signs[number].total
+            if strength >= MIN_STRENGTH:
+                strengths[number] = min(strength, 1.0)
+        return strengths
+
+    def entries(self, query: Analyzed) -> dict[str, float]:
+        """Entry id -> its cue in ``query`` (only entries some sign fired for)."""
+        best: dict[str, float] = {}
+        for number, strength in self._strengths(query).items():
+            for entry, sureness in self.signs[number].entries:
+                value = strength * sureness
+                if value > best.get(entry, 0.0):
+                    best[entry] = value
+        return best
+
+    def fired(self, query: Analyzed) -> list[Fired]:
+        """The signs that fired, strongest first: for staff's 为什么 pane and the preview."""
+        fired = [
+            Fired(self.signs[n].need, self.signs[n].text, round(s, 3))
+            for n, s in self._strengths(query).items()
+        ]
+        return sorted(fired, key=lambda f: -f.strength)
+
+
+def _sign_weights(analyzed: Analyzed) -> dict[Term, float]:
+    """A sign's words weighed by everyday rarity; its character pairs share ``BIGRAM_SHARE``."""
+    words = {t: _rarity(t.text) for t in analyzed.terms if t.kind is not Kind.BIGRAM}
+    pairs = [t for t in analyzed.terms if t.kind is Kind.BIGRAM]
+    weights = dict(words)
+    if pairs and words:
+        each = BIGRAM_SHARE * sum(words.values()) / len(pairs)
+        for pair in pairs:
+            weights[pair] = weights.get(pair, 0.0) + each
+    return weights
+
+
+def _rarity(word: str) -> float:
+    """Everyday rarity in nats above that of the commonest words, bounded: 的 ~0, 记性 ~6."""
+    return min(max(everyday_rarity(word) - 6.0, 0.3), 8.0)
