@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import cli_kb_eval
+from bot import cli_kb_calibrate, cli_kb_eval
 from bot.database import describe_error, engine_context, session_factory
 from bot.migrate import upgrade
 from bot.seeding import seed_directory, seed_if_empty, seed_knowledge, unseeded_changes
@@ -72,8 +72,9 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(
             f"knowledge base: {len(report.created)} created, {len(report.updated)} updated, "
-            f"{len(report.unchanged)} unchanged; {report.synonyms_changed} synonyms and "
-            f"{report.out_of_scope_changed} out-of-scope matters changed"
+            f"{len(report.unchanged)} unchanged; {report.synonyms_changed} synonyms, "
+            f"{report.out_of_scope_changed} out-of-scope matters and {report.cues_changed} cue "
+            "groups changed"
         )
         print(
             f"sample directory: {directory.created} created, {directory.updated} updated, "
@@ -105,8 +106,8 @@ def cmd_kb_lint(settings: Settings, args: argparse.Namespace) -> int:
             print(finding)
         print(
             f"{len(content.entries)} entries, {len(content.synonyms)} synonym groups, "
-            f"{len(content.out_of_scope)} out-of-scope matters: {len(errors)} errors, "
-            f"{len(findings) - len(errors)} warnings"
+            f"{len(content.cues)} cue groups, {len(content.out_of_scope)} out-of-scope matters: "
+            f"{len(errors)} errors, {len(findings) - len(errors)} warnings"
         )
     return EXIT_FAILED if errors else 0
 
@@ -134,7 +135,8 @@ def cmd_kb_import(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(
             f"imported {args.path}: {len(report.created)} created, {len(report.updated)} updated, "
-            f"{len(report.unchanged)} unchanged, {report.synonyms_changed} synonyms changed"
+            f"{len(report.unchanged)} unchanged, {report.synonyms_changed} synonyms and "
+            f"{report.cues_changed} cue groups changed"
         )
     return 0
 
@@ -198,14 +200,15 @@ def cmd_kb_export(settings: Settings, args: argparse.Namespace) -> int:
                 "files": sorted(texts),
                 "entries": len(content.entries),
                 "synonym_groups": len(content.synonyms),
+                "cue_groups": len(content.cues),
                 "out_of_scope": len(content.out_of_scope),
             }
         )
     else:
         print(
             f"wrote {len(texts)} files to {args.out}: {len(content.entries)} entries, "
-            f"{len(content.synonyms)} synonym groups, {len(content.out_of_scope)} out-of-scope "
-            "matters"
+            f"{len(content.synonyms)} synonym groups, {len(content.cues)} cue groups, "
+            f"{len(content.out_of_scope)} out-of-scope matters"
         )
     return 0
 
@@ -239,60 +242,6 @@ def _plain(result: dict[str, Any]) -> str:
     lines = [f"没找到确切答案 (score {result['score']})"]
     lines += [f"  您是不是想问：{s['title']} ({s['entry_id']})" for s in result["suggestions"]]
     return "\n".join(lines)
-
-
-def cmd_kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
-    """Fit the confidence model on the shipped content; pick the threshold on a dev set."""
-    from dataclasses import replace
-
-    from knowledge.calibrate import choose_threshold, fit, reliability, training_groups
-    from knowledge.calibration import CALIBRATION_FILE, Calibration
-    from knowledge.evaluate import read_cases
-    from knowledge.matcher import KnowledgeIndex
-    from knowledge.store import snapshot_from_content
-
-    content = load_shipped()
-    calibration = Calibration.default()
-    index = KnowledgeIndex.build(snapshot_from_content(content), calibration)
-    for _ in range(args.rounds):
-        # Candidates are ranked by the current model, so fit, re-rank and fit again.
-        groups = training_groups(content)
-        calibration = fit(groups, calibration, index.related)
-        calibration.dump(CALIBRATION_FILE)
-    index.calibration = calibration
-    today = datetime.now(settings.tz).date()
-
-    def ask_with(threshold: float) -> Any:
-        index.calibration = replace(calibration, threshold=threshold)
-        return lambda question: index.ask(question, today=today)
-
-    cases = read_cases(Path(args.dev))
-    threshold, sweep = choose_threshold(cases, ask_with)
-    right = sum(int(g.candidates[0][0] == g.truth) for g in groups)
-    calibration = replace(
-        calibration,
-        threshold=threshold,
-        notes=(
-            f"Two-stage logistic model fitted on {len(groups)} held-out questions made from the "
-            f"shipped content (top candidate the own entry for {right}). Stage one scores a "
-            "candidate as the question's own entry; stage two gives the confidence that the "
-            "answer is on the question's topic (its entry or one it lists as related) from that "
-            "score and the lead over the best unrelated rival. 5-fold, each question asked as "
-            "written, with homophone typos, as pinyin, in traditional characters, cut to key "
-            "words, wrapped in everyday words, and with its key word swapped for another "
-            "department's matter; some entries are left out of each fold's index so that "
-            "their questions are unanswerable. "
-            f"Threshold {threshold}: of 0.05..0.95 in steps of 0.025, the middle of the run of "
-            f"thresholds maximising in-scope accuracy + out-of-scope rejection on {args.dev} "
-            "(the most room on both sides for questions the development set lacks)."
-        ),
-    )
-    calibration.dump(
-        CALIBRATION_FILE,
-        {"reliability": reliability(groups, calibration, index.related), "threshold_sweep": sweep},
-    )
-    print(f"wrote {CALIBRATION_FILE}: threshold {threshold}")
-    return 0
 
 
 def add_commands(commands: Any) -> None:
@@ -338,7 +287,4 @@ def add_commands(commands: Any) -> None:
     )
     export.set_defaults(run=cmd_kb_export)
     cli_kb_eval.add_command(actions)
-    cal = actions.add_parser("calibrate", help="fit the confidence model; threshold on a dev set")
-    cal.add_argument("--dev", required=True, help="the development question set (JSONL)")
-    cal.add_argument("--rounds", type=int, default=2, help="fit, re-rank, fit again (default 2)")
-    cal.set_defaults(run=cmd_kb_calibrate)
+    cli_kb_calibrate.add_command(actions)

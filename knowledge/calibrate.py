@@ -12,23 +12,29 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from knowledge.analyzer import STOPWORDS, _jieba
 from knowledge.calibration import LEAD_CAP, Calibration, Features
-from knowledge.evaluate import Case, evaluate
+from knowledge.evaluate import Case, read_cases
 from knowledge.loader import Content
-from knowledge.matcher import KnowledgeIndex, evidence
+from knowledge.matcher import KnowledgeIndex
 from knowledge.normalize import normalize
 from knowledge.pinyin import readings
+from knowledge.ranking import evidence
+from knowledge.scope import QuerySignals, ScopeFeatures
 from knowledge.store import KnowledgeSnapshot, snapshot_from_content
 from knowledge.terms import word
 
 FOLDS = 5
+TRAINING_DIR = Path(__file__).resolve().parent / "training"
+# The written questions are few beside the generated ones, and the only ones of their kinds.
+WRITTEN_REPEAT = 4
 TODAY = date(2026, 1, 1)
 
 
@@ -76,6 +82,17 @@ class Group:
 
     candidates: list[tuple[str, Features]]
     truth: str | None
+    signals: QuerySignals = field(default_factory=QuerySignals)
+    # Asks about civil affairs (an entry's question, even one left out of the index), rather
+    # than another department's matter or daily life.
+    about: bool = True
+
+
+def _group(
+    found: tuple[list[tuple[str, Features]], QuerySignals], truth: str | None, about: bool
+) -> Group | None:
+    candidates, signals = found
+    return Group(candidates, truth, signals, about) if candidates else None
 
 
 def _homophone_table(texts: Iterable[str]) -> dict[str, list[str]]:
@@ -145,7 +162,7 @@ def _without(
         for o in snapshot.out_of_scope
         if o.id not in dropped
     )
-    return KnowledgeSnapshot(entries, snapshot.synonyms, oos)
+    return KnowledgeSnapshot(entries, snapshot.synonyms, oos, snapshot.cues)
 
 
 def training_groups(content: Content, seed: int = 7) -> list[Group]:
@@ -156,7 +173,8 @@ def training_groups(content: Content, seed: int = 7) -> list[Group]:
     ]
     homophones = _homophone_table(q for _, questions in docs for q in questions)
     keys = [key for key, _ in docs]
-    groups: list[Group] = []
+    entries = {e.id for e in snapshot.entries}
+    groups: list[Group | None] = []
     for fold in range(FOLDS):
         held = {(key, i) for key, qs in docs for i in range(len(qs)) if (i + fold) % FOLDS == 0}
         dropped = {key for n, key in enumerate(keys) if n % (FOLDS * 3) == fold * 3}
@@ -167,33 +185,61 @@ def training_groups(content: Content, seed: int = 7) -> list[Group]:
                 if (key, i) not in held:
                     continue
                 for variant in _variants(question, rng, homophones):
-                    candidates = index.candidate_features(variant, today=TODAY)
-                    if candidates:
-                        groups.append(Group(candidates, truth))
+                    found = index.candidate_features(variant, today=TODAY)
+                    groups.append(_group(found, truth, key in entries))
                 foreign = _foreign_variant(question, index, rng)
                 if foreign is not None:
-                    candidates = index.candidate_features(foreign, today=TODAY)
-                    if candidates:
-                        groups.append(Group(candidates, None))
+                    found = index.candidate_features(foreign, today=TODAY)
+                    groups.append(_group(found, None, False))
+    made = [g for g in groups if g is not None]
+    return made + written_groups(KnowledgeIndex.build(snapshot, Calibration.default()))
+
+
+def written_cases() -> list[Case]:
+    """The questions written for training (``knowledge/training``): the kinds of asking that
+    variants of sample questions cannot make — stories, caregivers, Wu, dictation, loneliness,
+    and questions outside civil affairs."""
+    return [case for path in sorted(TRAINING_DIR.glob("*.jsonl")) for case in read_cases(path)]
+
+
+def written_groups(index: KnowledgeIndex) -> list[Group]:
+    """Each written question ``WRITTEN_REPEAT`` times, against the whole index: none of them is a
+    sample question, so none needs holding out."""
+    groups = []
+    for case in written_cases():
+        found = index.candidate_features(case.question, today=TODAY)
+        group = _group(found, None if case.out_of_scope else case.entry, not case.out_of_scope)
+        if group is not None:
+            groups.extend([group] * WRITTEN_REPEAT)
     return groups
 
 
 def _logistic(
-    rows: Sequence[Sequence[float]], labels: Sequence[int], *, l2: float = 1e-3, steps: int = 50
+    rows: Sequence[Sequence[float]],
+    labels: Sequence[int],
+    *,
+    l2: float = 1e-3,
+    steps: int = 50,
+    balanced: bool = False,
 ) -> tuple[tuple[float, ...], float]:
     """Logistic regression by Newton's method (IRLS) with a little ridge; converges in a few
-    dozen steps whatever the features' scale. numpy: a dev-tool dependency."""
+    dozen steps whatever the features' scale. ``balanced``: both labels weigh the same in
+    total, so 0.5 means even odds rather than the training set's mix. numpy: a dev-tool
+    dependency."""
     import numpy as np
 
     x = np.hstack([np.asarray(rows, dtype=float), np.ones((len(rows), 1))])
     y = np.asarray(labels, dtype=float)
+    w = np.ones(len(y))
+    if balanced and 0 < y.sum() < len(y):
+        w = np.where(y > 0, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum())))
     beta = np.zeros(x.shape[1])
     ridge = l2 * len(y) * np.eye(x.shape[1])
     ridge[-1, -1] = 0.0  # the bias is not shrunk
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -30, 30)))
-        gradient = x.T @ (p - y) + ridge @ beta
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge
+        gradient = x.T @ (w * (p - y)) + ridge @ beta
+        hessian = (x * (w * p * (1 - p))[:, None]).T @ x + ridge
         step = np.linalg.solve(hessian, gradient)
         beta -= step
         if float(np.abs(step).max()) < 1e-8:
@@ -222,10 +268,15 @@ def _right(key: str, group: Group, related: dict[str, frozenset[str]]) -> int:
 
 
 def fit(
-    groups: Sequence[Group], base: Calibration, related: dict[str, frozenset[str]]
+    groups: Sequence[Group],
+    base: Calibration,
+    related: dict[str, frozenset[str]],
+    outside: frozenset[str] = frozenset(),
 ) -> Calibration:
     """Stage one: candidate features -> score (is this the question's own entry?).
-    Stage two: score and lead -> confidence (is the answer on the question's topic?)."""
+    Stage two: score and lead -> confidence (is the answer on the question's topic?).
+    Stage three: the question's scope features -> is it about civil affairs at all?
+    ``outside``: the keys of the out-of-scope matters."""
     rows = [f.vector() for g in groups for _, f in g.candidates]
     labels = [int(key == g.truth) for g in groups for key, _ in g.candidates]
     weights, bias = _logistic(rows, labels)
@@ -237,9 +288,30 @@ def fit(
         second_rows.append([score, min(max(lead, -LEAD_CAP), LEAD_CAP)])
         second_labels.append(_right(key, group, related))
     (score_weight, lead_weight), final_bias = _logistic(second_rows, second_labels)
-    return replace(
+    staged = replace(
         staged, score_weight=score_weight, lead_weight=lead_weight, final_bias=final_bias
     )
+    # Stage three: is the question about civil affairs at all?
+    scope_rows = [_scope_features(g, staged, related, outside).vector() for g in groups]
+    scope_weights, scope_bias = _logistic(scope_rows, [int(g.about) for g in groups], balanced=True)
+    return replace(staged, scope_weights=scope_weights, scope_bias=scope_bias)
+
+
+def _scope_features(
+    group: Group,
+    calibration: Calibration,
+    related: dict[str, frozenset[str]],
+    outside: frozenset[str],
+) -> ScopeFeatures:
+    """As ``KnowledgeIndex.scope`` reads them: the best entry's confidence, the best
+    out-of-scope matter's score, the question's signals."""
+    ranked = _scored(group, calibration, related)
+    entry = next(((k, s, lead) for k, s, lead in ranked if k not in outside), None)
+    matter = next((s for key, s, _ in ranked if key in outside), None)
+    confidence = calibration.confidence(*entry[1:]) if entry else 0.0
+    features = dict(group.candidates)
+    coverage = features[entry[0]].text_coverage if entry else 0.0
+    return ScopeFeatures.of(group.signals, confidence, coverage, matter)
 
 
 def reliability(
@@ -266,27 +338,3 @@ def reliability(
             }
         )
     return table
-
-
-def choose_threshold(
-    cases: Sequence[Case], ask_with: Callable[[float], Callable[[str], object]]
-) -> tuple[float, list[dict[str, float]]]:
-    """The threshold that maximises in-scope accuracy plus out-of-scope rejection on ``cases``;
-    among equals, the middle of the best run: the most room on both sides for questions the
-    development set does not have."""
-    sweep = []
-    for step in range(2, 39):
-        threshold = step / 40
-        report = evaluate(cases, ask_with(threshold))  # type: ignore[arg-type]
-        summary = report.summary()
-        sweep.append(
-            {
-                "threshold": threshold,
-                "in_scope_accuracy": summary["in_scope_accuracy"],
-                "out_of_scope_rejection": summary["out_of_scope_rejection"],
-                "objective": summary["in_scope_accuracy"] + summary["out_of_scope_rejection"],
-            }
-        )
-    best = max(row["objective"] for row in sweep)
-    winners = [row["threshold"] for row in sweep if row["objective"] == best]
-    return winners[(len(winners) - 1) // 2], sweep

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from knowledge.scope import ScopeFeatures
+
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 
 
@@ -28,6 +30,9 @@ class Features:
     sound_similarity: float = 0.0  # the same on pinyin strings
     bm25_share: float = 0.0  # BM25 score relative to the best candidate's
     evidence: float = 0.0  # how much matched at all: covered IDF weight, squashed to [0, 1]
+    sample_recall: float = 0.0  # the best sample question's IDF weight found in the question
+    cue: float = 0.0  # the strongest sign of a need (``knowledge.cues``) pointing to the entry
+    bm25_level: float = 0.0  # the candidate's BM25 score itself, squashed to [0, 1]
 
     def vector(self) -> tuple[float, ...]:
         return (
@@ -38,6 +43,9 @@ class Features:
             self.sound_similarity,
             self.bm25_share,
             self.evidence,
+            self.sample_recall,
+            self.cue,
+            self.bm25_level,
         )
 
     @classmethod
@@ -46,6 +54,18 @@ class Features:
 
 
 LEAD_CAP = 5.0
+
+
+def _scope(data: dict[str, Any]) -> dict[str, Any]:
+    """Stage three's fields of a calibration file, when it has them."""
+    if "scope_weights" not in data:
+        return {}
+    weights = data["scope_weights"]
+    return {
+        "scope_weights": tuple(float(weights.get(n, 0.0)) for n in ScopeFeatures.names()),
+        "scope_bias": float(data["scope_bias"]),
+        "scope_threshold": float(data["scope_threshold"]),
+    }
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,11 @@ class Calibration:
     threshold: float
     suggestion_floor: float
     notes: str = ""
+    # Stage three (``knowledge.scope``): is the question about civil affairs at all? Without a
+    # fit, the question's confidence alone decides, as before.
+    scope_weights: tuple[float, ...] = (12.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    scope_bias: float = -3.0
+    scope_threshold: float = 0.0
 
     def score(self, features: Features) -> float:
         return self.bias + sum(map(operator.mul, self.weights, features.vector()))
@@ -72,13 +97,19 @@ class Calibration:
             return 0.0
         return 1.0 / (1.0 + math.exp(-z))
 
+    def in_scope(self, features: ScopeFeatures) -> float:
+        """The probability that the question asks about civil affairs at all."""
+        z = self.scope_bias + sum(map(operator.mul, self.scope_weights, features.vector()))
+        z = min(max(z, -30.0), 30.0)
+        return 1.0 / (1.0 + math.exp(-z))
+
     @classmethod
     def default(cls) -> Calibration:
         if CALIBRATION_FILE.exists():
             return cls.load(CALIBRATION_FILE)
         # Before a fit exists: an even blend of the features, centred where answers turn right.
         return cls(
-            weights=(2.0, 2.0, 2.0, 2.0, 2.0, 0.0, 2.0),
+            weights=(2.0, 2.0, 2.0, 2.0, 2.0, 0.0, 2.0, 2.0, 2.0, 0.0),
             bias=-7.0,
             score_weight=1.0,
             lead_weight=0.5,
@@ -92,7 +123,7 @@ class Calibration:
         data = json.loads(path.read_text(encoding="utf-8"))
         weights = data["weights"]
         return cls(
-            weights=tuple(float(weights[name]) for name in Features.names()),
+            weights=tuple(float(weights.get(name, 0.0)) for name in Features.names()),
             bias=float(data["bias"]),
             score_weight=float(data["score_weight"]),
             lead_weight=float(data["lead_weight"]),
@@ -100,10 +131,12 @@ class Calibration:
             threshold=float(data["threshold"]),
             suggestion_floor=float(data["suggestion_floor"]),
             notes=str(data.get("notes", "")),
+            **_scope(data),
         )
 
     def dump(self, path: Path, extra: dict[str, Any] | None = None) -> None:
         data = asdict(self)
         data["weights"] = dict(zip(Features.names(), self.weights, strict=True))
+        data["scope_weights"] = dict(zip(ScopeFeatures.names(), self.scope_weights, strict=True))
         data.update(extra or {})
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

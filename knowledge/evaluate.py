@@ -1,7 +1,9 @@
 """Measure answers against a question set in the format of ``qa_dev.jsonl``.
 
 Each line: ``{"q": …, "expect": [regex, …]}`` (every regex must match the answer's title and
-text) or ``{"q": …, "oos": true}`` (must fall back); an optional ``tag`` groups questions.
+text), ``{"q": …, "entry": id}`` (the answer must be that entry) or ``{"q": …, "oos": true}``
+(must fall back); an optional ``tag`` groups questions. With both ``expect`` and ``entry``, the
+regexes decide and ``entry`` only says which entry the writer had in mind.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Case:
     expect: tuple[str, ...] = ()
     out_of_scope: bool = False
     tag: str | None = None
+    entry: str | None = None
 
 
 @dataclass
@@ -68,7 +71,9 @@ class Report:
             "misses": [
                 {
                     "question": o.case.question,
-                    "expected": "fallback" if o.case.out_of_scope else list(o.case.expect),
+                    "expected": "fallback"
+                    if o.case.out_of_scope
+                    else list(o.case.expect) or [o.case.entry],
                     "got": None
                     if o.answer.fallback or o.answer.entry is None
                     else o.answer.entry.id,
@@ -96,13 +101,14 @@ def read_cases(path: Path) -> list[Case]:
                 expect=tuple(row.get("expect", ())),
                 out_of_scope=bool(row.get("oos", False)),
                 tag=row.get("tag"),
+                entry=str(row["entry"]) if row.get("entry") else None,
             )
             for pattern in case.expect:
                 re.compile(pattern)
         except (json.JSONDecodeError, KeyError, TypeError, re.error) as exc:
             raise CaseFormatError(f"{path}:{number}: {exc}") from None
-        if not case.out_of_scope and not case.expect:
-            raise CaseFormatError(f"{path}:{number}: needs 'expect' or 'oos': true")
+        if not case.out_of_scope and not case.expect and not case.entry:
+            raise CaseFormatError(f"{path}:{number}: needs 'expect', 'entry' or 'oos': true")
         cases.append(case)
     return cases
 
@@ -112,6 +118,8 @@ def judge(case: Case, answer: Answer) -> bool:
         return answer.fallback
     if answer.fallback or answer.entry is None:
         return False
+    if not case.expect:
+        return answer.entry.id == case.entry
     text = answer.entry.title + "\n" + answer.entry.answer
     return all(re.search(pattern, text) for pattern in case.expect)
 

@@ -99,6 +99,8 @@ def fallback_reply(answer: Answer, *, offer_advisor: bool = False) -> Reply:
     advisor = (AskAdvisor().button(texts.ADVISOR),)
     if answer.out_of_scope is not None:
         return Reply(f"{texts.OUT_OF_SCOPE}{answer.out_of_scope.advice}", buttons=(advisor,))
+    if answer.outside:
+        return Reply(texts.OUTSIDE)
     lines = [texts.NOT_FOUND]
     rows: list[tuple[Button, ...]] = []
     if answer.suggestions:

@@ -44,6 +44,12 @@ EMPTY_PROMPT = "请用一句话告诉我您想问什么，比如：“怎么申�
 NOT_FOUND = "没找到确切答案。"
 MAYBE = "您是不是想问下面这几件事？点一下就能看到回答。"
 OUT_OF_SCOPE = "这件事不归民政部门管。"
+# A question with no civil-affairs need in it (cooking, travel, chat): say what can be asked.
+OUTSIDE = (
+    "这个问题不是民政方面的事，我答不上来。\n"
+    "我能回答的是：低保、特困、临时救助等社会救助，助餐、居家和机构养老，婚姻登记，"
+    "康复辅具租赁，殡葬，儿童和残疾人福利。也可以拨打市民服务热线 12345。"
+)
 CHOOSE_CATEGORY = "您想找哪一类服务点？"
 SEND_LOCATION = "请点下面的按钮发送您的位置，或者直接输入您所在的街镇，比如“九亭”。"
 NO_PLACES = "附近没有找到这类服务点。可以换个类别，或拨打 12345 询问。"

@@ -14,6 +14,21 @@ from tests.knowledge.conftest import TODAY
 
 DEV = Path(__file__).resolve().parents[3] / "shared" / "eval" / "qa_dev.jsonl"
 HELDOUT = Path(__file__).resolve().parent / "heldout_questions.jsonl"
+KINDS = Path(__file__).resolve().parent / "heldout"
+# Issue 14's goal is 0.95 for every kind (no kind below 0.90). These are the floors measured
+# so far (``minzheng kb eval``), a little under today's figures: a change that loses ground on
+# any kind of asking fails here. Raise them as the matcher improves; never lower one silently.
+KIND_FLOORS = {
+    "caregiver": 0.86,
+    "homophone": 0.94,
+    "lonely": 0.5,
+    "oos_department": 0.86,
+    "oos_unrelated": 0.86,
+    "plain": 0.9,
+    "speech": 0.94,
+    "story": 0.78,
+    "wu": 0.86,
+}
 
 
 def test_development_set_meets_the_targets(shipped_index: KnowledgeIndex) -> None:
@@ -32,6 +47,18 @@ def test_held_out_questions_stay_answered(shipped_index: KnowledgeIndex) -> None
     assert summary["out_of_scope_rejection"] >= 0.9, summary["misses"]
     for tag, figures in summary["by_tag"].items():
         assert figures["accuracy"] >= 0.8, (tag, summary["misses"])
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_FLOORS))
+def test_each_kind_of_asking_holds_its_floor(shipped_index: KnowledgeIndex, kind: str) -> None:
+    cases = read_cases(KINDS / f"{kind}.jsonl")
+    summary = evaluate(cases, lambda q: shipped_index.ask(q, today=TODAY)).summary()
+    figure = summary["out_of_scope_rejection" if kind.startswith("oos") else "in_scope_accuracy"]
+    assert figure >= KIND_FLOORS[kind], (kind, figure, summary["misses"])
+
+
+def test_every_held_out_kind_has_a_floor() -> None:
+    assert {p.stem for p in KINDS.glob("*.jsonl")} == set(KIND_FLOORS)
 
 
 def test_feature_vector_follows_the_names() -> None:

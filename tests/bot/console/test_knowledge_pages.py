@@ -123,6 +123,11 @@ async def test_the_test_pane_shows_answer_confidence_runners_up_and_words(
     assert "“老年食堂”当作“助餐点”" in page and "助餐点、在哪里" in page
     await wang.get("/admin/test?q=护照怎么办")
     assert "不归民政管" in wang.last_page
+    # A story names no service: the signs that pointed to one are shown.
+    await wang.get("/admin/test?q=老头子记性越来越差，钥匙放进冰箱里")
+    assert "线索：" in wang.last_page and "钥匙放进冰箱" in wang.last_page
+    await wang.get("/admin/test?q=帮我写一首关于春天的诗")
+    assert "不是民政方面的问题" in wang.last_page or "不归民政管" in wang.last_page
 
 
 async def test_the_review_queue_lists_shipped_entries_until_someone_confirms_them(

@@ -143,6 +143,21 @@ async def test_other_departments_matters_get_plain_advice(conversation: Conversa
     assert reply.text.startswith(texts.OUT_OF_SCOPE) and "12345" in reply.text
 
 
+async def test_an_everyday_question_is_told_what_can_be_asked(conversation: Conversation) -> None:
+    for question in ("红烧肉怎么烧才好吃", "帮我写一首关于春天的诗", "周末去哪里玩好"):
+        [reply] = await say(conversation, Text(question))
+        # Plainly not civil affairs; the daily-life matter's advice, or the general one.
+        assert reply.text == texts.OUTSIDE or reply.text.startswith(texts.OUT_OF_SCOPE), question
+        assert "低保" in reply.text and "12345" in reply.text and not reply.buttons, question
+
+
+async def test_a_lonely_resident_is_pointed_to_the_buddy_programme(
+    conversation: Conversation,
+) -> None:
+    [reply] = await say(conversation, Text("我一个人住，好孤单，想有人陪我说说话"))
+    assert "老伙伴" in reply.text and "37009999" in reply.text
+
+
 async def test_empty_and_unknown_buttons_are_handled_kindly(conversation: Conversation) -> None:
     [empty] = await say(conversation, Text("  ？？ "))
     assert empty.text == texts.EMPTY_PROMPT
