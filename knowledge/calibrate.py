@@ -21,7 +21,7 @@ from typing import Any
 
 from knowledge.analyzer import STOPWORDS, _jieba
 from knowledge.calibration import LEAD_CAP, Calibration, Features
-from knowledge.evaluate import Case, read_cases
+from knowledge.evaluate import read_cases
 from knowledge.loader import Content
 from knowledge.matcher import KnowledgeIndex
 from knowledge.normalize import normalize
@@ -165,7 +165,11 @@ def _without(
     return KnowledgeSnapshot(entries, snapshot.synonyms, oos, snapshot.cues)
 
 
-def training_groups(content: Content, seed: int = 7) -> list[Group]:
+def training_groups(
+    content: Content, written: Sequence[Path] | None = None, seed: int = 7
+) -> list[Group]:
+    """The generated questions of the content, and those written in ``written`` (default:
+    every file of ``knowledge/training``)."""
     rng = random.Random(seed)
     snapshot = snapshot_from_content(content)
     docs: list[tuple[str, tuple[str, ...]]] = [(e.id, e.questions) for e in snapshot.entries] + [
@@ -192,21 +196,27 @@ def training_groups(content: Content, seed: int = 7) -> list[Group]:
                     found = index.candidate_features(foreign, today=TODAY)
                     groups.append(_group(found, None, False))
     made = [g for g in groups if g is not None]
-    return made + written_groups(KnowledgeIndex.build(snapshot, Calibration.default()))
+    index = KnowledgeIndex.build(snapshot, Calibration.default())
+    return made + written_groups(index, written_files() if written is None else written)
 
 
-def written_cases() -> list[Case]:
-    """The questions written for training (``knowledge/training``): the kinds of asking that
-    variants of sample questions cannot make — stories, caregivers, Wu, dictation, loneliness,
-    and questions outside civil affairs."""
-    return [case for path in sorted(TRAINING_DIR.glob("*.jsonl")) for case in read_cases(path)]
+def written_files() -> list[Path]:
+    """The written questions: ``KIND.jsonl`` and ``KIND_b.jsonl`` by two sets of writers."""
+    return sorted(TRAINING_DIR.glob("*.jsonl"))
 
 
-def written_groups(index: KnowledgeIndex) -> list[Group]:
+def halves() -> tuple[list[Path], list[Path]]:
+    """The written files by writer: each half is fitted on while the other chooses thresholds."""
+    files = written_files()
+    second = [p for p in files if p.stem.endswith("_b")]
+    return [p for p in files if p not in second], second
+
+
+def written_groups(index: KnowledgeIndex, files: Sequence[Path]) -> list[Group]:
     """Each written question ``WRITTEN_REPEAT`` times, against the whole index: none of them is a
     sample question, so none needs holding out."""
     groups = []
-    for case in written_cases():
+    for case in (case for path in files for case in read_cases(path)):
         found = index.candidate_features(case.question, today=TODAY)
         group = _group(found, None if case.out_of_scope else case.entry, not case.out_of_scope)
         if group is not None:

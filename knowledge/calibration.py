@@ -33,6 +33,7 @@ class Features:
     sample_recall: float = 0.0  # the best sample question's IDF weight found in the question
     cue: float = 0.0  # the strongest sign of a need (``knowledge.cues``) pointing to the entry
     bm25_level: float = 0.0  # the candidate's BM25 score itself, squashed to [0, 1]
+    title_recall: float = 0.0  # the share of the entry's title (its weight) in the question
 
     def vector(self) -> tuple[float, ...]:
         return (
@@ -46,6 +47,7 @@ class Features:
             self.sample_recall,
             self.cue,
             self.bm25_level,
+            self.title_recall,
         )
 
     @classmethod
@@ -109,7 +111,7 @@ class Calibration:
             return cls.load(CALIBRATION_FILE)
         # Before a fit exists: an even blend of the features, centred where answers turn right.
         return cls(
-            weights=(2.0, 2.0, 2.0, 2.0, 2.0, 0.0, 2.0, 2.0, 2.0, 0.0),
+            weights=(2.0, 2.0, 2.0, 2.0, 2.0, 0.0, 2.0, 2.0, 2.0, 0.0, 0.0),
             bias=-7.0,
             score_weight=1.0,
             lead_weight=0.5,

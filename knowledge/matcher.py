@@ -260,7 +260,7 @@ class KnowledgeIndex:
             outside = next((c for c in scored if self.docs[c.index].out_of_scope), None)
             matter = (
                 self.docs[outside.index].out_of_scope
-                if outside is not None and outside.confidence >= self.calibration.suggestion_floor
+                if outside is not None and outside.confidence >= self.calibration.threshold
                 else None
             )
             return declined(question, best.confidence, started, matter, outside=True)
@@ -367,6 +367,7 @@ class KnowledgeIndex:
             for i in hit:
                 sounds[i] += weight
         text_coverage, sound_coverage = self._shares(weighed, matched, py_matched)
+        totals = self.sample_totals[candidate.index]
         # The best single sample question: are the words together in one question?
         question_coverage = max(self._shares(weighed, max(words), max(sounds)))
         best_text = process.extractOne(query.text, doc.sample_texts, scorer=fuzz.ratio)
@@ -384,9 +385,9 @@ class KnowledgeIndex:
             sound_similarity=sound_sim,
             bm25_share=candidate.bm25 / top_bm25 if top_bm25 else 0.0,
             evidence=1.0 - math.exp(-max(matched, py_matched) / EVIDENCE_SCALE),
-            sample_recall=max(
-                map(operator.truediv, words, self.sample_totals[candidate.index]), default=0.0
-            ),
+            # At most 1: the last clause's words count double (``TAIL_BOOST``).
+            sample_recall=min(max(map(operator.truediv, words, totals), default=0.0), 1.0),
+            title_recall=min(words[0] / totals[0], 1.0) if words else 0.0,
             cue=cues.get(doc.key, 0.0),
             bm25_level=1.0 - math.exp(-candidate.bm25 / BM25_SCALE),
         )

@@ -45,7 +45,9 @@ async def test_unanswered_questions_are_clustered_and_become_a_new_entry_draft(
 
 
 async def test_a_cluster_added_to_an_entry_and_one_set_aside(console: Console) -> None:
-    await residents_ask(console, *YELLOW_LEAVES, "轮椅坏了找谁修", "轮椅坏了找谁修呢")
+    await residents_ask(
+        console, *YELLOW_LEAVES, "轮椅放在楼道里邻居有意见", "轮椅放在楼道里邻居有意见呢"
+    )
     wang = await console.browser("小王")
     await wang.get("/admin/unanswered?days=30")
     keys_on_page = dict(
