@@ -67,8 +67,8 @@ class Analysed:
     """One document's analysis, independent of the entry's other fields (answer, details …)."""
 
     texts: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
-    samples: tuple[Sample, ...]  # the title, the questions, then the signs
-    asked: int  # how many of the samples are the title and questions
+    samples: tuple[Sample, ...]  # the title and the questions
+    asked: int  # how many they are
     bag: Counter[Term]
     term_samples: dict[Term, tuple[int, ...]]
     # The document's contribution to the words misspelt questions are corrected towards.
@@ -104,11 +104,13 @@ def analyse(analyzer: Analyzer, source: Source) -> Analysed:
         repeat = TITLE_REPEAT if position == 0 else 1
         for term in terms:
             bag[term] += repeat
+        if position >= len(questions):
+            # A sign counts in the bag only: per-question coverage and similarity compare whole
+            # questions, and signs have their own index (``knowledge.cues``).
+            continue
         unique = frozenset(terms)
-        if position < len(questions):
-            # Per-question coverage compares whole questions; signs have their own index.
-            for term in unique:
-                where[term].append(position)
+        for term in unique:
+            where[term].append(position)
         samples.append(Sample(analyzed.text, analyzed.pinyin, unique))
         if position == 0:
             domain.add(analyzed.text)
