@@ -10,12 +10,14 @@ sign, a little less for an entry listed after the first of its group.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from knowledge.analyzer import Analyzed, Analyzer
 from knowledge.schema import CueIn
+from knowledge.store import PublishedEntry
 from knowledge.terms import Kind, Term
 from knowledge.tokenizer import everyday_rarity
 
@@ -128,3 +130,20 @@ def _sign_weights(analyzed: Analyzed) -> dict[Term, float]:
 def _rarity(word: str) -> float:
     """Everyday rarity in nats above that of the commonest words, bounded: 的 ~0, 记性 ~6."""
     return min(max(everyday_rarity(word) - 6.0, 0.3), 8.0)
+
+
+# A clause of an entry's eligibility (服刑在押, 无劳动能力) names a situation as a sign does; the
+# rest (以审核认定为准, 具体条件…) says nothing about the resident.
+_CLAUSE = re.compile(r"[，。；、：,;:（）()\s]|或者|或|及|和")
+_NOT_A_SIGN = re.compile(r"为准|具体|规定|条件|审核|以下|之一|情形|本市")
+
+
+def eligibility_cues(entries: Iterable[PublishedEntry]) -> Iterator[CueIn]:
+    """Signs the content's own fields give: the clauses of each entry's eligibility."""
+    for entry in entries:
+        text = entry.details.get("eligibility", "")
+        clauses = [
+            c for c in _CLAUSE.split(text) if 3 <= len(c) <= 12 and not _NOT_A_SIGN.search(c)
+        ]
+        if clauses:
+            yield CueIn(need=f"{entry.title}（适用情形）", entries=[entry.id], signs=clauses)

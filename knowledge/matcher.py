@@ -24,7 +24,7 @@ from rapidfuzz import fuzz, process
 from knowledge.analyzer import Analyzed, Analyzer
 from knowledge.answer import Answer, Suggestion, declined, ms
 from knowledge.calibration import Calibration, Features
-from knowledge.cues import CueIndex
+from knowledge.cues import CueIndex, eligibility_cues
 from knowledge.documents import Analysed, Doc, analyse, sources_of
 from knowledge.ranking import (
     KIND_WEIGHT,
@@ -179,7 +179,7 @@ class KnowledgeIndex:
             *bm25_postings(bags),
             analyzer,
             calibration or Calibration.default(),
-            snapshot.cues,
+            (*snapshot.cues, *eligibility_cues(snapshot.entries)),
             frozenset(domain),
         )
         index._analysed = analysed

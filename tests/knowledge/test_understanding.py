@@ -92,3 +92,15 @@ def test_numbers_are_words_of_their_own(shipped_index: KnowledgeIndex) -> None:
     assert all(t.kind in Kind for t in analyzed.terms)
     answer = shipped_index.ask("37009999这个号码是做什么的", today=TODAY)
     assert answer.entry is not None and answer.entry.id == "elder-hotline-37009999"
+
+
+def test_an_entrys_eligibility_feeds_its_signs(shipped_index: KnowledgeIndex) -> None:
+    from knowledge.cues import eligibility_cues
+
+    by_entry = {c.entries[0]: c for c in eligibility_cues(shipped_index.entries.values())}
+    unsupported = by_entry["child-de-facto-unsupported"]
+    assert "服刑在押" in unsupported.signs and unsupported.need.endswith("（适用情形）")
+    # What only says how a case is judged is no sign.
+    assert not any("为准" in s for c in by_entry.values() for s in c.signs)
+    fired = shipped_index.cues.fired(shipped_index.analyzer.analyze("孩子他爸服刑在押"))
+    assert any(f.sign == "服刑在押" for f in fired)
