@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import repeat
 
 from rapidfuzz import fuzz, process
 
@@ -96,10 +97,16 @@ class KnowledgeIndex:
         self.weigher = Weigher(idf, self.damping, domain_words)
         self.cues = CueIndex(cues, analyzer, set(self.entries))
         # Each sample question's weight (words, pairs, Latin): how much of it a question holds.
+        # (Every term of a sample is in the index; its weight once, not once per sample.)
+        known = {
+            t: KIND_WEIGHT[t.kind] * value * self.damping.get(t, 1.0)
+            for t, value in idf.items()
+            if t.kind is not Kind.SOUND
+        }
         self.sample_totals = tuple(
             tuple(
-                sum(self.weigher.weight(t) for t in sample.terms if t.kind is not Kind.SOUND) or 1.0
-                for sample in doc.samples[: len(doc.sample_texts)]
+                sum(map(known.get, sample.terms, repeat(0.0, len(sample.terms)))) or 1.0
+                for sample in doc.samples
             )
             for doc in self.docs
         )
