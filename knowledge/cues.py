@@ -6,6 +6,9 @@ holds its words and character pairs: the share of the sign's weight found, each 
 how rare it is in everyday Chinese (越来越 says little, 记性 much). The question may put other
 words between the sign's words; the order does not matter. An entry's cue is its strongest
 sign, a little less for an entry listed after the first of its group.
+
+Signs come from the cue groups (``cues.yaml``, edited in the console) and from the content's own
+fields: the clauses of each entry's eligibility (``eligibility_cues``).
 """
 
 from __future__ import annotations

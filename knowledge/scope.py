@@ -1,6 +1,6 @@
-"""Is the question about civil affairs at all? A decision of its own, made before any entry is
-chosen: an everyday question (中午吃点什么好, 结婚戒指戴哪只手) is not answered by the entry whose
-words it happens to share, however well they match.
+"""Is the question about civil affairs at all? A decision of its own, beside the choice of an
+entry and before any is offered: an everyday question (中午吃点什么好, 结婚戒指戴哪只手) is not
+answered by the entry whose words it happens to share, however well they match.
 
 What tells them apart, per question:
 - ``confidence``: how sure the best entry's answer is (the calibrated model);
@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields
 
 # Nats of everyday rarity above which a service word is fully specific.
 SIGNAL_SCALE = 8.0
+# The specificity at which a word names a service (补贴, 低保; not 结婚 or 吃饭 alone).
 NAMED_SIGNAL = 0.5
 
 
