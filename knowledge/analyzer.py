@@ -146,9 +146,6 @@ class Analyzer:
                 self.spelled[key] = variant
         self.known = frozenset(known)
 
-    def correct(self, text: str) -> str:
-        return self.corrected(text)[0]
-
     def corrected(self, text: str) -> tuple[str, list[str]]:
         """Replace an unknown word that sounds like a domain word with that word (底保 → 低保).
 

@@ -45,7 +45,7 @@ def explain(index: KnowledgeIndex, question: str, *, today: date) -> Explanation
     asked = [*query.terms, *(t for group in query.pinyin_groups for t in group)]
     candidates = []
     ranked, signals = index._assess(query, today)
-    in_scope = index.calibration.in_scope(index.scope(ranked, signals)) if ranked else 0.0
+    in_scope = index.in_scope(ranked, signals) if ranked else 0.0
     for scored in ranked:
         doc = index.docs[scored.index]
         words = [t for t in dict.fromkeys(asked) if t in doc.terms and t.kind in _NAMED]

@@ -202,9 +202,6 @@ class KnowledgeIndex:
 
     # Asking -----------------------------------------------------------------------------------
 
-    def _ranked(self, query: Analyzed, today: date) -> list[_Scored]:
-        return self._assess(query, today)[0]
-
     def _assess(self, query: Analyzed, today: date) -> tuple[list[_Scored], QuerySignals]:
         """The candidates, best first, and what the question itself says (for the scope)."""
         scored = self._candidates(query, today)
@@ -250,6 +247,12 @@ class KnowledgeIndex:
             outside.score if outside is not None else None,
         )
 
+    def in_scope(self, scored: Sequence[_Scored], signals: QuerySignals) -> float:
+        """How likely the question is about civil affairs at all: 1 when it names a service
+        (``knowledge.scope.named``), else the calibrated scope model's probability."""
+        scope = self.scope(scored, signals)
+        return 1.0 if named(scope) else self.calibration.in_scope(scope)
+
     def ask(self, question: str, *, today: date) -> Answer:
         started = time.perf_counter()
         query = self.analyzer.analyze(question if isinstance(question, str) else str(question))
@@ -260,8 +263,7 @@ class KnowledgeIndex:
             return Answer(question, True, None, 0.0, (), ms(started))
         best = scored[0]
         best_doc = self.docs[best.index]
-        scope = self.scope(scored, signals)
-        if self.calibration.in_scope(scope) < self.calibration.scope_threshold and not named(scope):
+        if self.in_scope(scored, signals) < self.calibration.scope_threshold:
             # Not a civil-affairs question, however well some word matched: no entry is
             # offered. A matter of the out-of-scope list that fits says where to go instead.
             outside = next((c for c in scored if self.docs[c.index].out_of_scope), None)

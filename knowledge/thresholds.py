@@ -14,7 +14,6 @@ from datetime import date
 
 from knowledge.evaluate import Case, judge
 from knowledge.matcher import Answer, KnowledgeIndex
-from knowledge.scope import named
 from knowledge.store import PublishedEntry
 
 THRESHOLDS = tuple(step / 40 for step in range(4, 29))  # 0.1 .. 0.7
@@ -37,9 +36,7 @@ def _decide(index: KnowledgeIndex, case: Case, today: date) -> _Decided:
     if not scored:
         return _Decided(case, 0.0, 0.0, None)
     best = scored[0]
-    scope = index.scope(scored, signals)
-    # A question naming a service is never judged outside (``knowledge.scope.named``).
-    in_scope = 1.0 if named(scope) else index.calibration.in_scope(scope)
+    in_scope = index.in_scope(scored, signals)
     return _Decided(case, in_scope, best.confidence, index.docs[best.index].entry)
 
 
