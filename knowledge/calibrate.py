@@ -86,6 +86,8 @@ class Group:
     # Asks about civil affairs (an entry's question, even one left out of the index), rather
     # than another department's matter or daily life.
     about: bool = True
+    # One of the questions written for fitting (``knowledge/training``), not a generated one.
+    written: bool = False
 
 
 def _group(
@@ -220,7 +222,7 @@ def written_groups(index: KnowledgeIndex, files: Sequence[Path]) -> list[Group]:
         found = index.candidate_features(case.question, today=TODAY)
         group = _group(found, None if case.out_of_scope else case.entry, not case.out_of_scope)
         if group is not None:
-            groups.extend([group] * WRITTEN_REPEAT)
+            groups.extend([replace(group, written=True)] * WRITTEN_REPEAT)
     return groups
 
 
@@ -257,6 +259,46 @@ def _logistic(
     return tuple(round(float(w), 4) for w in beta[:-1]), round(float(beta[-1]), 4)
 
 
+def _listwise(
+    groups: Sequence[Group], *, l2: float = 1e-3, steps: int = 60
+) -> tuple[tuple[float, ...], float]:
+    """Stage one fitted for choosing: a conditional logit over each question's candidates and
+    a null choice scored 0 (the answer is none of them), maximising the chance that the right
+    one (or none, when none is right) comes first. The bias sets where a candidate beats
+    nothing. Newton's method over padded arrays; numpy: a dev-tool dependency."""
+    import numpy as np
+
+    width = max(len(g.candidates) for g in groups) + 1
+    dims = len(Features.names()) + 1
+    x = np.zeros((len(groups), width, dims))
+    mask = np.zeros((len(groups), width), dtype=bool)
+    target = np.zeros((len(groups), width))
+    for n, group in enumerate(groups):
+        keys = [key for key, _ in group.candidates]
+        for k, (_, features) in enumerate(group.candidates):
+            x[n, k, :-1] = features.vector()
+            x[n, k, -1] = 1.0
+        mask[n, : len(keys)] = True
+        mask[n, -1] = True  # the null choice: all zeros, score 0
+        target[n, keys.index(group.truth) if group.truth in keys else -1] = 1.0
+    beta = np.zeros(dims)
+    ridge = l2 * len(groups) * np.eye(dims)
+    ridge[-1, -1] = 0.0
+    for _ in range(steps):
+        z = np.where(mask, x @ beta, -np.inf)
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        mean = np.einsum("gk,gkd->gd", p, x)
+        gradient = np.einsum("gk,gkd->d", p - target, x) + ridge @ beta
+        centred = x - mean[:, None, :]
+        hessian = np.einsum("gk,gkd,gke->de", p, centred, centred) + ridge
+        step = np.linalg.solve(hessian, gradient)
+        beta -= step
+        if float(np.abs(step).max()) < 1e-8:
+            break
+    return tuple(round(float(w), 4) for w in beta[:-1]), round(float(beta[-1]), 4)
+
+
 def _scored(
     group: Group, calibration: Calibration, related: dict[str, frozenset[str]]
 ) -> list[tuple[str, float, float]]:
@@ -268,6 +310,11 @@ def _scored(
         (key, score, lead)
         for (key, _), (score, lead) in zip(scores, evidence(scores, related), strict=True)
     ]
+
+
+def _length(group: Group) -> float:
+    """The question's length (the same in every candidate's features)."""
+    return group.candidates[0][1].length if group.candidates else 0.0
 
 
 def _right(key: str, group: Group, related: dict[str, frozenset[str]]) -> int:
@@ -283,23 +330,34 @@ def fit(
     related: dict[str, frozenset[str]],
     outside: frozenset[str] = frozenset(),
 ) -> Calibration:
-    """Stage one: candidate features -> score (is this the question's own entry?).
-    Stage two: score and lead -> confidence (is the answer on the question's topic?).
+    """Stage one: candidate features -> score (is this the question's own entry?), fitted on
+    the generated questions; and for long questions a second stage one fitted on the written
+    questions (``_listwise``), which the score passes to with the question's length.
+    Stage two: score, lead and length -> confidence (is the answer on the question's topic?).
     Stage three: the question's scope features -> is it about civil affairs at all?
     ``outside``: the keys of the out-of-scope matters."""
-    rows = [f.vector() for g in groups for _, f in g.candidates]
-    labels = [int(key == g.truth) for g in groups for key, _ in g.candidates]
+    generated = [g for g in groups if not g.written]
+    written = [g for g in groups if g.written]
+    rows = [f.vector() for g in generated or groups for _, f in g.candidates]
+    labels = [int(key == g.truth) for g in generated or groups for key, _ in g.candidates]
     weights, bias = _logistic(rows, labels)
     staged = replace(base, weights=weights, bias=bias)
+    if written:
+        long_weights, long_bias = _listwise(written)
+        staged = replace(staged, long_weights=long_weights, long_bias=long_bias)
     second_rows, second_labels = [], []
     for group in groups:
         # The confidence that matters is the winner's: fit it on winners.
         key, score, lead = _scored(group, staged, related)[0]
-        second_rows.append([score, min(max(lead, -LEAD_CAP), LEAD_CAP)])
+        second_rows.append([score, min(max(lead, -LEAD_CAP), LEAD_CAP), _length(group)])
         second_labels.append(_right(key, group, related))
-    (score_weight, lead_weight), final_bias = _logistic(second_rows, second_labels)
+    (score_weight, lead_weight, length_weight), final_bias = _logistic(second_rows, second_labels)
     staged = replace(
-        staged, score_weight=score_weight, lead_weight=lead_weight, final_bias=final_bias
+        staged,
+        score_weight=score_weight,
+        lead_weight=lead_weight,
+        length_weight=length_weight,
+        final_bias=final_bias,
     )
     # Stage three: is the question about civil affairs at all?
     scope_rows = [_scope_features(g, staged, related, outside).vector() for g in groups]
@@ -318,7 +376,7 @@ def _scope_features(
     ranked = _scored(group, calibration, related)
     entry = next(((k, s, lead) for k, s, lead in ranked if k not in outside), None)
     matter = next((s for key, s, _ in ranked if key in outside), None)
-    confidence = calibration.confidence(*entry[1:]) if entry else 0.0
+    confidence = calibration.confidence(*entry[1:], _length(group)) if entry else 0.0
     features = dict(group.candidates)
     coverage = features[entry[0]].text_coverage if entry else 0.0
     return ScopeFeatures.of(group.signals, confidence, coverage, matter)
@@ -334,7 +392,7 @@ def reliability(
     grouped: dict[int, list[tuple[float, int]]] = defaultdict(list)
     for group in groups:
         key, score, lead = _scored(group, calibration, related)[0]
-        p = calibration.confidence(score, lead)
+        p = calibration.confidence(score, lead, _length(group))
         grouped[min(int(p * bins), bins - 1)].append((p, _right(key, group, related)))
     table = []
     for b in sorted(grouped):

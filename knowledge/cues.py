@@ -33,6 +33,10 @@ SPECIFIC = 3.5
 LATER_ENTRY = 0.85
 # Character pairs make a sign forgiving (记性不好 for 记性差); they count less than words.
 BIGRAM_SHARE = 0.4
+# A word of the sign said another way (没人说话: 说话的人都没有) counts for this share of its
+# weight times the share of its characters the question holds: only beside a specific word
+# found, as every sign.
+CHAR_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class _Sign:
     text: str
     total: float
     entries: tuple[tuple[str, float], ...]  # entry id, how surely the sign points to it
+    words: tuple[tuple[Term, float], ...] = ()  # its words (no pairs) and their weights
 
 
 class CueIndex:
@@ -75,7 +80,8 @@ class CueIndex:
                     self.vague.append((cue.need, text))
                     continue
                 number = len(self.signs)
-                self.signs.append(_Sign(cue.need, text, total, entries))
+                words = tuple((t, w) for t, w in weights.items() if t.kind is not Kind.BIGRAM)
+                self.signs.append(_Sign(cue.need, text, total, entries, words))
                 for term, weight in weights.items():
                     postings[term].append((number, weight, term in specific))
         self.postings = {term: tuple(signs) for term, signs in postings.items()}
@@ -92,9 +98,16 @@ class CueIndex:
                 if specific:
                     anchored.add(number)
         strengths = {}
+        terms = frozenset(query.terms)
+        chars = frozenset(query.text)
         for number in anchored:
+            sign = self.signs[number]
             weight = found[number]
-            strength = weight / self.signs[number].total
+            for term, part in sign.words:
+                if term not in terms:
+                    held = sum(c in chars for c in term.text)
+                    weight += CHAR_SHARE * part * held / len(term.text)
+            strength = weight / sign.total
             if strength >= MIN_STRENGTH:
                 strengths[number] = min(strength, 1.0)
         return strengths

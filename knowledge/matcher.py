@@ -11,8 +11,6 @@ lands on them and falls back with advice instead of stretching a civil-affairs e
 from __future__ import annotations
 
 import heapq
-import math
-import operator
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -20,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import repeat
 
-from rapidfuzz import fuzz, process
-
 from knowledge.analyzer import Analyzed, Analyzer
 from knowledge.answer import Answer, Suggestion, declined, ms
 from knowledge.calibration import Calibration, Features
 from knowledge.cues import CueIndex, eligibility_cues
 from knowledge.documents import Analysed, Doc, analyse, sources_of
+from knowledge.featuring import Candidate, Featuring
+from knowledge.intents import profile
 from knowledge.ranking import (
     KIND_WEIGHT,
     Postings,
@@ -41,7 +39,7 @@ from knowledge.store import KnowledgeSnapshot
 from knowledge.synonyms import Synonyms
 from knowledge.terms import Kind, Term
 from knowledge.tokenizer import domain_tokenizer
-from knowledge.weighing import Weighed, Weigher, with_alternatives
+from knowledge.weighing import Weigher, with_alternatives
 
 __all__ = ["Answer", "KnowledgeIndex", "Suggestion"]
 
@@ -49,10 +47,6 @@ CANDIDATES = 8
 # Entries the strongest signs point to, added when the words did not find them.
 CUE_CANDIDATES = 3
 MAX_SUGGESTIONS = 3
-# Covered IDF weight at which evidence reaches 1 - 1/e: about two specific words.
-EVIDENCE_SCALE = 6.0
-# BM25 score at which its level reaches 1 - 1/e: a plain question's winner scores about this.
-BM25_SCALE = 15.0
 
 
 # Terms spelt in characters: what the index knows is never corrected away as a typo.
@@ -110,6 +104,8 @@ class KnowledgeIndex:
             )
             for doc in self.docs
         )
+        # What each document's questions ask (where, how, how much …): ``knowledge.intents``.
+        self.profiles = tuple(profile(doc.sample_texts) for doc in self.docs)
         self._analysed: dict[str, Analysed] = {}
         self._vocabulary: frozenset[str] = frozenset()
         self.exact = True
@@ -218,15 +214,24 @@ class KnowledgeIndex:
         signals = self.weigher.signals(weighed, cues)
         if not scored:
             return scored, signals
-        top_bm25 = max(c.bm25 for c in scored)
-        for candidate in scored:
-            candidate.features = self._features(query, weighed, candidate, top_bm25, cues)
-            candidate.score = self.calibration.score(candidate.features)
+        featured = Featuring(query, weighed, cues)
+        found = featured.all(
+            [
+                Candidate(
+                    self.docs[c.index], c.bm25, self.sample_totals[c.index], self.profiles[c.index]
+                )
+                for c in scored
+            ]
+        )
+        for candidate, features in zip(scored, found, strict=True):
+            candidate.features = features
+            candidate.score = self.calibration.score(features)
+        length = featured.length
         scored.sort(key=lambda c: c.score, reverse=True)
         keyed = [(self.docs[c.index].key, c.score) for c in scored]
         for candidate, (score, lead) in zip(scored, evidence(keyed, self.related), strict=True):
             candidate.lead = lead
-            candidate.confidence = self.calibration.confidence(score, lead)
+            candidate.confidence = self.calibration.confidence(score, lead, length)
         return scored, signals
 
     def candidate_features(
@@ -329,74 +334,3 @@ class KnowledgeIndex:
             ((score, doc) for doc, score in scores.items() if score > 0.0 and doc not in excluded),
         )
         return [_Scored(index=doc, bm25=score) for score, doc in ranked]
-
-    @staticmethod
-    def _shares(weighed: Weighed, words: float, sounds: float) -> tuple[float, float]:
-        text = words / weighed.total if weighed.total else 0.0
-        # With no sounds to compare (an English question) the sound channel follows the text.
-        sound = sounds / weighed.sound_total if weighed.sound_total else text
-        return text, sound
-
-    def _features(
-        self,
-        query: Analyzed,
-        weighed: Weighed,
-        candidate: _Scored,
-        top_bm25: float,
-        cues: dict[str, float],
-    ) -> Features:
-        doc = self.docs[candidate.index]
-        where = doc.term_samples
-        count = len(doc.sample_texts)  # the title and the questions
-        words = [0.0] * count
-        sounds = [0.0] * count
-        matched = py_matched = 0.0
-        held = doc.terms  # every term of the samples (``where``) and of the keywords
-        weights = weighed.weights
-        # The question's terms the entry holds. ``held.intersection(dict)`` walks the question's
-        # few terms; ``keys() & held`` would walk the entry's hundreds.
-        for term in held.intersection(weights):
-            weight = weights[term]
-            matched += weight
-            for i in where.get(term, ()):
-                words[i] += weight
-        single = weighed.sounds
-        for term in held.intersection(single):
-            weight = single[term]
-            py_matched += weight
-            for i in where.get(term, ()):
-                sounds[i] += weight
-        for group, weight in weighed.groups:
-            if group.isdisjoint(held):
-                continue
-            py_matched += weight
-            hit: set[int] = set()
-            for term in group:
-                hit.update(where.get(term, ()))
-            for i in hit:
-                sounds[i] += weight
-        text_coverage, sound_coverage = self._shares(weighed, matched, py_matched)
-        totals = self.sample_totals[candidate.index]
-        # The best single sample question: are the words together in one question?
-        question_coverage = max(self._shares(weighed, max(words), max(sounds)))
-        best_text = process.extractOne(query.text, doc.sample_texts, scorer=fuzz.ratio)
-        text_sim = best_text[1] / 100 if best_text else 0.0
-        if query.pinyin:
-            best_sound = process.extractOne(query.pinyin, doc.sample_sounds, scorer=fuzz.ratio)
-            sound_sim = best_sound[1] / 100 if best_sound else 0.0
-        else:
-            sound_sim = text_sim
-        return Features(
-            text_coverage=text_coverage,
-            sound_coverage=sound_coverage,
-            question_coverage=question_coverage,
-            text_similarity=text_sim,
-            sound_similarity=sound_sim,
-            bm25_share=candidate.bm25 / top_bm25 if top_bm25 else 0.0,
-            evidence=1.0 - math.exp(-max(matched, py_matched) / EVIDENCE_SCALE),
-            # At most 1: the last clause's words count double (``TAIL_BOOST``).
-            sample_recall=min(max(map(operator.truediv, words, totals), default=0.0), 1.0),
-            title_recall=min(words[0] / totals[0], 1.0) if words else 0.0,
-            cue=cues.get(doc.key, 0.0),
-            bm25_level=1.0 - math.exp(-candidate.bm25 / BM25_SCALE),
-        )

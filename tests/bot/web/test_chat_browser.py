@@ -51,7 +51,7 @@ DESKTOP = {"width": 1024, "height": 768}
 ZOOMED = {"viewport": {"width": 320, "height": 256}, "device_scale_factor": 4}
 # One of the entries "补贴" alone is not sure enough to answer, but suggests (the matcher decides
 # which; ``minzheng ask 补贴 --json`` lists them).
-SUGGESTED = "老年综合津贴（上海户籍、65周岁以上老人）"
+SUGGESTED = "老年助餐补贴"
 # One place in a list of places: "1. 示例·九亭第1老年助餐点，约503米（已休息）" (the distance
 # only where it means something: from the resident's own location).
 PLACE_LINE = re.compile(r"^(\d+)\. (.+?)(?:，约(\d+)米)?（(正在营业|已休息)）$", re.MULTILINE)
@@ -153,7 +153,7 @@ async def test_a_vague_question_offers_suggestions_and_a_press_answers(
     await expect(resident.button("联系养老顾问", within=offer)).to_be_visible()
     await resident.button(SUGGESTED, within=offer).click()
     answer = resident.message(SUGGESTED, CHECKED)
-    await expect(answer).to_contain_text("65周岁")
+    await expect(answer).to_contain_text("助餐点吃饭")
     await expect(answer).to_contain_text(SOURCE)
     await expect(resident.message("您是不是想问")).to_have_count(1)
 
