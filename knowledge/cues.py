@@ -52,7 +52,8 @@ class _Sign:
     text: str
     total: float
     entries: tuple[tuple[str, float], ...]  # entry id, how surely the sign points to it
-    words: tuple[tuple[Term, float], ...] = ()  # its words (no pairs) and their weights
+    # Its words (no pairs): each with ``CHAR_SHARE`` of its weight and its characters.
+    words: tuple[tuple[Term, float, frozenset[str]], ...] = ()
 
 
 class CueIndex:
@@ -80,7 +81,11 @@ class CueIndex:
                     self.vague.append((cue.need, text))
                     continue
                 number = len(self.signs)
-                words = tuple((t, w) for t, w in weights.items() if t.kind is not Kind.BIGRAM)
+                words = tuple(
+                    (t, CHAR_SHARE * w, frozenset(t.text))
+                    for t, w in weights.items()
+                    if t.kind is not Kind.BIGRAM
+                )
                 self.signs.append(_Sign(cue.need, text, total, entries, words))
                 for term, weight in weights.items():
                     postings[term].append((number, weight, term in specific))
@@ -92,21 +97,20 @@ class CueIndex:
     def _strengths(self, query: Analyzed) -> dict[int, float]:
         found: dict[int, float] = defaultdict(float)
         anchored: set[int] = set()
-        for term in set(query.terms):
+        terms = frozenset(query.terms)
+        for term in terms:
             for number, weight, specific in self.postings.get(term, ()):
                 found[number] += weight
                 if specific:
                     anchored.add(number)
         strengths = {}
-        terms = frozenset(query.terms)
         chars = frozenset(query.text)
         for number in anchored:
             sign = self.signs[number]
             weight = found[number]
-            for term, part in sign.words:
+            for term, part, letters in sign.words:
                 if term not in terms:
-                    held = sum(c in chars for c in term.text)
-                    weight += CHAR_SHARE * part * held / len(term.text)
+                    weight += part * len(letters.intersection(chars)) / len(letters)
             strength = weight / sign.total
             if strength >= MIN_STRENGTH:
                 strengths[number] = min(strength, 1.0)
