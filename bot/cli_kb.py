@@ -15,11 +15,13 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cli_kb_calibrate, cli_kb_eval
+from bot.conversation import texts
 from bot.database import describe_error, engine_context, session_factory
 from bot.migrate import upgrade
 from bot.seeding import seed_directory, seed_if_empty, seed_knowledge, unseeded_changes
 from bot.settings import Settings
 from directory.store import DirectoryImport
+from knowledge.answer import Answer
 from knowledge.loader import ContentError, load_paths, load_shipped
 from knowledge.service import KnowledgeBase
 from knowledge.store import ImportReport, export_published, import_content
@@ -230,17 +232,24 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
                 if args.json:
                     _print_json(answer.as_contract())
                 else:
-                    print(_plain(answer.as_contract()))
+                    print(_plain(answer))
 
     asyncio.run(run())
     return 0
 
 
-def _plain(result: dict[str, Any]) -> str:
+def _plain(answer: Answer) -> str:
+    """As a person reads it: the answer, another department's advice, the "not civil affairs"
+    text residents get, or the suggestions."""
+    result = answer.as_contract()
     if not result["fallback"]:
         return f"{result['title']}  (score {result['score']})\n{result['answer']}"
+    if answer.out_of_scope is not None:
+        return f"{texts.OUT_OF_SCOPE}{answer.out_of_scope.advice}\n(score {result['score']})"
+    if answer.outside:
+        return f"{texts.OUTSIDE}\n(score {result['score']})"
     lines = [f"没找到确切答案 (score {result['score']})"]
-    lines += [f"  您是不是想问：{s['title']} ({s['entry_id']})" for s in result["suggestions"]]
+    lines += [f"  您是不是想问：{s.title} ({s.entry_id})" for s in answer.suggestions]
     return "\n".join(lines)
 
 

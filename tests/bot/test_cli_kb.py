@@ -55,6 +55,15 @@ def test_ask_json_prints_the_contract_object(database_url: str, tmp_path: Path) 
     assert "低保" in answer["title"] + answer["answer"]
 
 
+def test_ask_in_plain_text_says_what_residents_are_told(database_url: str, tmp_path: Path) -> None:
+    outside = run("ask", "红烧肉怎么烧才好吃", database_url=database_url, cwd=tmp_path)
+    assert outside.returncode == 0, outside.stderr
+    # The everyday matter's advice, or the "not civil affairs" text: never "no exact answer".
+    assert "没找到确切答案" not in outside.stdout and "12345" in outside.stdout
+    elsewhere = run("ask", "护照过期了怎么换", database_url=database_url, cwd=tmp_path)
+    assert "没找到确切答案" not in elsewhere.stdout and "出入境" in elsewhere.stdout
+
+
 def test_ask_jsonl_answers_one_line_per_question(database_url: str, tmp_path: Path) -> None:
     questions = "助餐点在哪\n\n护照怎么办\n" + "长" * 100_000 + "\n結婚證遺失\n"
     result = run("ask", "--jsonl", database_url=database_url, cwd=tmp_path, stdin=questions)
