@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from knowledge.analyzer import Analyzed, Analyzer
+from knowledge.intents import is_form
 from knowledge.schema import CueIn
 from knowledge.store import PublishedEntry
 from knowledge.terms import Kind, Term
@@ -75,7 +76,9 @@ class CueIndex:
                 weights = _sign_weights(analyzer.analyze(text))
                 total = sum(weights.values())
                 specific = {
-                    t for t, w in weights.items() if t.kind is not Kind.BIGRAM and w >= SPECIFIC
+                    t
+                    for t, w in weights.items()
+                    if t.kind is not Kind.BIGRAM and w >= SPECIFIC and names_a_need(t.text)
                 }
                 if total <= 0 or not specific:
                     self.vague.append((cue.need, text))
@@ -145,6 +148,15 @@ def _sign_weights(analyzed: Analyzed) -> dict[Term, float]:
         for pair in pairs:
             weights[pair] = weights.get(pair, 0.0) + each
     return weights
+
+
+def names_a_need(word: str) -> bool:
+    """A word a sign may fire on: not a form of asking (多少钱, 哪里, 条件) nor a count
+    (1个月, 两百块), which any question has whatever its need."""
+    return not is_form(word) and not _COUNT.fullmatch(word)
+
+
+_COUNT = re.compile(r"[0-9０-９一二三四五六七八九十百千万两几多]+[个块元岁天月年次号周张斤]*")
 
 
 def _rarity(word: str) -> float:

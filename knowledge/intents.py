@@ -36,6 +36,11 @@ NAMES = tuple(_FORMS)
 EARLIER_CLAUSE = 0.4
 
 
+def is_form(word: str) -> bool:
+    """The word is itself a form of asking (多少钱, 在哪, 条件), whatever it asks about."""
+    return _PATTERN.fullmatch(word) is not None
+
+
 def forms(text: str) -> set[str]:
     """The forms of asking in a text."""
     return {m.lastgroup for m in _PATTERN.finditer(text) if m.lastgroup}
