@@ -207,11 +207,14 @@ def written_files() -> list[Path]:
     return sorted(TRAINING_DIR.glob("*.jsonl"))
 
 
-def halves() -> tuple[list[Path], list[Path]]:
-    """The written files by writer: each half is fitted on while the other chooses thresholds."""
-    files = written_files()
-    second = [p for p in files if p.stem.endswith("_b")]
-    return [p for p in files if p not in second], second
+def writers() -> list[list[Path]]:
+    """The written files by writer (``KIND.jsonl``, ``KIND_b.jsonl``, ``KIND_c.jsonl`` …): the
+    models fitted on all writers but one choose the thresholds on that one's questions."""
+    by_writer: dict[str, list[Path]] = defaultdict(list)
+    for path in written_files():
+        stem, _, suffix = path.stem.rpartition("_")
+        by_writer[suffix if stem and len(suffix) == 1 else ""].append(path)
+    return [by_writer[w] for w in sorted(by_writer)]
 
 
 def written_groups(index: KnowledgeIndex, files: Sequence[Path]) -> list[Group]:

@@ -19,15 +19,15 @@ KINDS = Path(__file__).resolve().parent / "heldout"
 # so far (``minzheng kb eval``), a little under today's figures: a change that loses ground on
 # any kind of asking fails here. Raise them as the matcher improves; never lower one silently.
 KIND_FLOORS = {
-    "caregiver": 0.86,
+    "caregiver": 0.88,
     "homophone": 0.94,
-    "lonely": 0.7,
-    "oos_department": 0.9,
+    "lonely": 0.73,
+    "oos_department": 0.92,
     "oos_unrelated": 0.94,
     "plain": 0.9,
     "speech": 0.94,
     "story": 0.8,
-    "wu": 0.88,
+    "wu": 0.9,
 }
 
 
