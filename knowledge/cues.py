@@ -53,18 +53,18 @@ class _Sign:
     text: str
     total: float
     entries: tuple[tuple[str, float], ...]  # entry id, how surely the sign points to it
-    # Its words (no pairs): each with ``CHAR_SHARE`` of its weight and its characters.
-    words: tuple[tuple[Term, float, frozenset[str]], ...] = ()
+    # Its terms: each with its weight, ``CHAR_SHARE`` of it and, for a word, its characters.
+    parts: tuple[tuple[Term, float, float, frozenset[str] | None], ...] = ()
 
 
 class CueIndex:
-    """Term -> the signs holding it, with the term's weight in each."""
+    """Specific word -> the signs it anchors; each sign's terms and their weights."""
 
     def __init__(self, cues: Iterable[CueIn], analyzer: Analyzer, known: set[str]) -> None:
         """``known``: the entry ids of the index; a cue's unknown entries are skipped."""
         self.signs: list[_Sign] = []
         self.vague: list[tuple[str, str]] = []  # (need, sign) that can never fire
-        postings: dict[Term, list[tuple[int, float, bool]]] = defaultdict(list)
+        anchors: dict[Term, list[int]] = defaultdict(list)
         for cue in cues:
             entries = tuple(
                 (entry, 1.0 if position == 0 else LATER_ENTRY)
@@ -84,35 +84,32 @@ class CueIndex:
                     self.vague.append((cue.need, text))
                     continue
                 number = len(self.signs)
-                words = tuple(
-                    (t, CHAR_SHARE * w, frozenset(t.text))
+                parts = tuple(
+                    (t, w, CHAR_SHARE * w, frozenset(t.text) if t.kind is not Kind.BIGRAM else None)
                     for t, w in weights.items()
-                    if t.kind is not Kind.BIGRAM
                 )
-                self.signs.append(_Sign(cue.need, text, total, entries, words))
-                for term, weight in weights.items():
-                    postings[term].append((number, weight, term in specific))
-        self.postings = {term: tuple(signs) for term, signs in postings.items()}
+                self.signs.append(_Sign(cue.need, text, total, entries, parts))
+                for term in specific:
+                    anchors[term].append(number)
+        # Only a sign's specific words lead to it; the rest of it is weighed once it is found.
+        self.anchors = {term: tuple(signs) for term, signs in anchors.items()}
 
     def __len__(self) -> int:
         return len(self.signs)
 
     def _strengths(self, query: Analyzed) -> dict[int, float]:
-        found: dict[int, float] = defaultdict(float)
-        anchored: set[int] = set()
         terms = frozenset(query.terms)
-        for term in terms:
-            for number, weight, specific in self.postings.get(term, ()):
-                found[number] += weight
-                if specific:
-                    anchored.add(number)
+        anchored = {n for term in terms for n in self.anchors.get(term, ())}
         strengths = {}
         chars = frozenset(query.text)
         for number in anchored:
             sign = self.signs[number]
-            weight = found[number]
-            for term, part, letters in sign.words:
-                if term not in terms:
+            weight = 0.0
+            for term, whole, part, letters in sign.parts:
+                if term in terms:
+                    weight += whole
+                elif letters is not None:
+                    # A word said another way: the share of its characters the question holds.
                     weight += part * len(letters.intersection(chars)) / len(letters)
             strength = weight / sign.total
             if strength >= MIN_STRENGTH:

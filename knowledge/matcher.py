@@ -43,7 +43,7 @@ from knowledge.weighing import Weigher, with_alternatives
 
 __all__ = ["Answer", "KnowledgeIndex", "Suggestion"]
 
-CANDIDATES = 8
+CANDIDATES = 6
 # Entries the strongest signs point to, added when the words did not find them.
 CUE_CANDIDATES = 3
 MAX_SUGGESTIONS = 3
