@@ -31,7 +31,6 @@ _FORMS = {
 }
 # One pattern of every form, each a named group: a question is read in one pass.
 _PATTERN = re.compile("|".join(f"(?P<{name}>{'|'.join(p.split())})" for name, p in _FORMS.items()))
-NAMES = tuple(_FORMS)
 # Earlier clauses of a story say what happened more than what is asked.
 EARLIER_CLAUSE = 0.4
 
