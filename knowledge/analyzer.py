@@ -258,6 +258,7 @@ class Analyzer:
         tail_from = 0
         for token in tokens:
             if token.isspace():
+                close_piece()  # the clause's own pairs belong before the next clause
                 tail_from = len(terms)
             if _CJK.fullmatch(token):
                 syllables.extend(s[0] for c in token if (s := readings(c)))
