@@ -4,8 +4,10 @@ without naming the service (认知症) is led to the entries that answer it.
 Each sign is analysed like a question. It fires, with a strength from 0 to 1, when the question
 holds its words and character pairs: the share of the sign's weight found, each word weighed by
 how rare it is in everyday Chinese (越来越 says little, 记性 much). The question may put other
-words between the sign's words; the order does not matter. An entry's cue is its strongest
-sign, a little less for an entry listed after the first of its group.
+words between the sign's words; the order does not matter, and a sign's word may be inside a
+longer word of the question (房子 in 老房子). When a sign is found in the question's last clause,
+what it asks, the signs found only before it count less. An entry's cue is its strongest sign,
+a little less for an entry listed after the first of its group.
 
 Signs come from the cue groups (``cues.yaml``, edited in the console) and from the content's own
 fields: the clauses of each entry's eligibility (``eligibility_cues``).
@@ -22,7 +24,7 @@ from knowledge.analyzer import Analyzed, Analyzer
 from knowledge.intents import is_form
 from knowledge.schema import CueIn
 from knowledge.store import PublishedEntry
-from knowledge.terms import Kind, Term
+from knowledge.terms import Kind, Term, word
 from knowledge.tokenizer import everyday_rarity
 
 # A sign whose words are mostly missing does not fire at all, nor one where only everyday words
@@ -38,6 +40,12 @@ BIGRAM_SHARE = 0.4
 # weight times the share of its characters the question holds: only beside a specific word
 # found, as every sign.
 CHAR_SHARE = 0.6
+# A word of the sign inside a longer word of the question (房子 in 老房子, 塌 in 冲塌) counts
+# for this share of its weight, and anchors the sign as the word itself would.
+WITHIN_SHARE = 0.9
+# A story says its need last: when a sign is found in the last clause (腿脚不方便…, 想有人上门
+# 坐坐), those found only before it count this share of their strength.
+EARLIER_CLAUSE = 0.8
 
 
 @dataclass(frozen=True)
@@ -99,21 +107,36 @@ class CueIndex:
 
     def _strengths(self, query: Analyzed) -> dict[int, float]:
         terms = frozenset(query.terms)
-        anchored = {n for term in terms for n in self.anchors.get(term, ())}
+        within = _within(query, tail=False)
+        anchors = self.anchors
+        anchored = {n for term in terms | within for n in anchors.get(term, ())}
         strengths = {}
         chars = frozenset(query.text)
+        tail = query.tail
+        within_tail = _within(query, tail=True) if tail else frozenset()
+        earlier: list[int] = []  # signs found only before the last clause
         for number in anchored:
             sign = self.signs[number]
             weight = 0.0
+            last = not tail
             for term, whole, part, letters in sign.parts:
                 if term in terms:
                     weight += whole
+                    last = last or term in tail
+                elif term in within:
+                    weight += WITHIN_SHARE * whole
+                    last = last or term in within_tail
                 elif letters is not None:
                     # A word said another way: the share of its characters the question holds.
                     weight += part * len(letters.intersection(chars)) / len(letters)
             strength = weight / sign.total
             if strength >= MIN_STRENGTH:
                 strengths[number] = min(strength, 1.0)
+                if not last:
+                    earlier.append(number)
+        if len(earlier) < len(strengths):  # some need was told in the last clause
+            for number in earlier:
+                strengths[number] *= EARLIER_CLAUSE
         return strengths
 
     def entries(self, query: Analyzed) -> dict[str, float]:
@@ -133,6 +156,21 @@ class CueIndex:
             for n, s in self._strengths(query).items()
         ]
         return sorted(fired, key=lambda f: -f.strength)
+
+
+def _within(query: Analyzed, *, tail: bool) -> frozenset[Term]:
+    """The shorter words inside the question's words (房子 and 房 in 老房子), or those of its
+    last clause: what a sign's word may be found as."""
+    found: set[Term] = set()
+    for term in query.tail if tail else query.terms:
+        text = term.text
+        if term.kind is not Kind.WORD or len(text) < 2:
+            continue
+        size = len(text)
+        found.update(
+            word(text[i:j]) for i in range(size) for j in range(i + 1, size + 1) if j - i < size
+        )
+    return frozenset(found)
 
 
 def _sign_weights(analyzed: Analyzed) -> dict[Term, float]:
