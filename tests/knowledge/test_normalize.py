@@ -65,6 +65,10 @@ def test_shanghainese_and_northern_words_become_mandarin() -> None:
     assert normalize("咋办") == "怎么办"
     # 伐 ends a question; inside a word it stays, and so does 浪费.
     assert normalize("采伐树木 浪费") == "采伐树木 浪费"
+    # 脱 after a verb is 掉, 拨 before a person is 被; 脱贫 and 拨打 stay.
+    assert normalize("申请拨伊拉退脱了") == "申请被他们退掉了"
+    assert normalize("脱贫 拨打37009999") == "脱贫 拨打37009999"
+    assert normalize("近把点辣啥地方") == "附近在什么地方"
 
 
 def test_dictation_stutters_and_fillers_go() -> None:
