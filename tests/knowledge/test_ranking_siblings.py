@@ -46,6 +46,12 @@ def test_a_word_only_one_candidate_holds_sets_it_apart(shipped_index: KnowledgeI
     )
 
 
+def _signs(index: KnowledgeIndex, **signs: list[str]) -> CueIndex:
+    """A cue index of one need per entry id, with its signs."""
+    cues = [CueIn(need=key, entries=[key], signs=told) for key, told in signs.items()]
+    return CueIndex(cues, index.analyzer, set(signs))
+
+
 def test_a_sign_said_in_other_words_fires_beside_a_specific_word(
     shipped_index: KnowledgeIndex,
 ) -> None:
@@ -60,6 +66,29 @@ def test_a_sign_said_in_other_words_fires_beside_a_specific_word(
     assert cues.entries(told).get("elder-allowance", 0.0) >= 0.5
     # The characters only add to a specific word found: 儿 and 女 alone fire nothing.
     assert cues.entries(analyzer.analyze("女儿去办")) == {}
+
+
+def test_a_sign_word_inside_a_longer_word_of_the_question_counts(
+    shipped_index: KnowledgeIndex,
+) -> None:
+    cues, analyzer = (
+        _signs(shipped_index, **{"assist-disaster": ["房子塌了"]}),
+        shipped_index.analyzer,
+    )
+    # 房子 inside 老房子, 塌 inside 冲塌: jieba keeps the longer words whole.
+    told = analyzer.analyze("昨晚暴雨把老房子冲塌了半间")
+    assert cues.entries(told).get("assist-disaster", 0.0) >= 0.5
+    assert cues.entries(analyzer.analyze("老房子要翻修")) == {}
+
+
+def test_the_need_told_last_outweighs_the_backstory(shipped_index: KnowledgeIndex) -> None:
+    signs = {"elder-meal-delivery": ["腿脚不方便出不了门"], "elder-old-partner": ["想有人上门坐坐"]}
+    cues, analyzer = _signs(shipped_index, **signs), shipped_index.analyzer
+    story = cues.entries(analyzer.analyze("腿脚不方便出不了门，想有人上门来坐坐"))
+    assert story["elder-old-partner"] > story["elder-meal-delivery"]
+    # With no need told in the last clause, the earlier one keeps its whole strength.
+    alone = cues.entries(analyzer.analyze("腿脚不方便出不了门，怎么办"))
+    assert alone["elder-meal-delivery"] > story["elder-meal-delivery"]
 
 
 def test_long_questions_pass_to_their_own_stage_one(tmp_path: Path) -> None:
@@ -79,3 +108,12 @@ def test_long_questions_pass_to_their_own_stage_one(tmp_path: Path) -> None:
     assert replace(base, long_weights=()).score(long) == base.bias + sum(
         w * v for w, v in zip(base.weights, long.vector(), strict=True)
     )
+
+
+def test_the_last_clause_holds_only_its_own_terms(shipped_index: KnowledgeIndex) -> None:
+    analyzed = shipped_index.analyzer.analyze("腿脚不方便出不了门，想有人上门来坐坐")
+    tail = {t.text for t in analyzed.tail}
+    assert {"上门", "坐坐"} <= tail
+    # The pairs of the clause before it (方便, 了门) are not what is asked.
+    assert not tail & {"腿脚", "方便", "了门", "出不"}
+    assert shipped_index.analyzer.analyze("低保怎么申请").tail == frozenset()
