@@ -79,7 +79,7 @@ def cmd_kb_calibrate(settings: Settings, args: argparse.Namespace) -> int:
             "maximising right answers less half for each wrong one (mean over the in-scope "
             "sets) plus rejections (mean over "
             "the out-of-scope sets), each set weighing the same; within 0.005 of the best, the "
-            "pair whose worst set does best, the middle of equals. The "
+            "pair whose worst set does best, then the best mean, the middle of equals. The "
             "held-out sets of tests/knowledge/heldout are never used."
         ),
     )

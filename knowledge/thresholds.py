@@ -1,10 +1,10 @@
 """Choosing the answer threshold and the scope threshold together, on question sets of every
 kind: the pair that makes right answers, less half a right answer for each wrong one (the mean
 over the sets of in-scope questions), plus rejections (the mean over the sets of out-of-scope
-ones) highest; among pairs within
-``TOLERANCE`` of it, the one whose worst set does best, and among equals the middle one. Each
-set counts the same, so fifty stories weigh what sixty plain questions do, and the many kinds
-of asking do not outvote the two kinds of out-of-scope question.
+ones) highest; among pairs within ``TOLERANCE`` of it, the one whose worst set does best, then
+the best mean, and among equals the middle one. Each set counts the same, so fifty stories
+weigh what sixty plain questions do, and the many kinds of asking do not outvote the two kinds
+of out-of-scope question.
 
 Each question is decided once with both thresholds at zero (``decide``), by the models that were
 not fitted on it; every pair is then a lookup."""
@@ -116,6 +116,10 @@ def choose_thresholds(
     near = [r for r in rows if float(r["mean"]) >= best - TOLERANCE]  # type: ignore[arg-type]
     fairest = max(float(r["lowest"]) for r in near)  # type: ignore[arg-type]
     winners = [r for r in near if r["lowest"] == fairest]
-    chosen = winners[(len(winners) - 1) // 2]
+    # The best mean among them, and of pairs that tie on it the middle one: not the middle of
+    # all of them, whose order (scope threshold, then threshold) means nothing.
+    peak = max(float(r["mean"]) for r in winners)  # type: ignore[arg-type]
+    tied = [r for r in winners if r["mean"] == peak]
+    chosen = tied[(len(tied) - 1) // 2]
     top = [chosen, *sorted(rows, key=lambda r: -float(r["mean"]))[:9]]  # type: ignore[arg-type]
     return float(chosen["threshold"]), float(chosen["scope_threshold"]), top  # type: ignore[arg-type]
