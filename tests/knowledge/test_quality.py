@@ -26,8 +26,8 @@ KIND_FLOORS = {
     "oos_unrelated": 0.94,
     "plain": 0.9,
     "speech": 0.94,
-    "story": 0.8,
-    "wu": 0.9,
+    "story": 0.9,
+    "wu": 0.86,
 }
 
 
