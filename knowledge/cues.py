@@ -68,8 +68,17 @@ class _Sign:
 class CueIndex:
     """Specific word -> the signs it anchors; each sign's terms and their weights."""
 
-    def __init__(self, cues: Iterable[CueIn], analyzer: Analyzer, known: set[str]) -> None:
-        """``known``: the entry ids of the index; a cue's unknown entries are skipped."""
+    def __init__(
+        self,
+        cues: Iterable[CueIn],
+        analyzer: Analyzer,
+        known: set[str],
+        commonplace: frozenset[Term] = frozenset(),
+    ) -> None:
+        """``known``: the entry ids of the index; a cue's unknown entries are skipped.
+        ``commonplace``: words most of the index's documents hold (老人 in an eldercare
+        service): they weigh in a sign but do not lead to it, since nearly any question has
+        them."""
         self.signs: list[_Sign] = []
         self.vague: list[tuple[str, str]] = []  # (need, sign) that can never fire
         anchors: dict[Term, list[int]] = defaultdict(list)
@@ -86,7 +95,10 @@ class CueIndex:
                 specific = {
                     t
                     for t, w in weights.items()
-                    if t.kind is not Kind.BIGRAM and w >= SPECIFIC and names_a_need(t.text)
+                    if t.kind is not Kind.BIGRAM
+                    and w >= SPECIFIC
+                    and names_a_need(t.text)
+                    and t not in commonplace
                 }
                 if total <= 0 or not specific:
                     self.vague.append((cue.need, text))
@@ -107,13 +119,12 @@ class CueIndex:
 
     def _strengths(self, query: Analyzed) -> dict[int, float]:
         terms = frozenset(query.terms)
-        within = _within(query, tail=False)
+        tail = query.tail
+        within, within_tail = _within(query)
         anchors = self.anchors
         anchored = {n for term in terms | within for n in anchors.get(term, ())}
         strengths = {}
         chars = frozenset(query.text)
-        tail = query.tail
-        within_tail = _within(query, tail=True) if tail else frozenset()
         earlier: list[int] = []  # signs found only before the last clause
         for number in anchored:
             sign = self.signs[number]
@@ -158,19 +169,23 @@ class CueIndex:
         return sorted(fired, key=lambda f: -f.strength)
 
 
-def _within(query: Analyzed, *, tail: bool) -> frozenset[Term]:
-    """The shorter words inside the question's words (房子 and 房 in 老房子), or those of its
-    last clause: what a sign's word may be found as."""
+def _within(query: Analyzed) -> tuple[set[Term], set[Term]]:
+    """The shorter words inside the question's words (房子 and 房 in 老房子), and those inside
+    the words of its last clause: what a sign's word may be found as."""
     found: set[Term] = set()
-    for term in query.tail if tail else query.terms:
+    last: set[Term] = set()
+    tail = query.tail
+    for term in set(query.terms):
         text = term.text
-        if term.kind is not Kind.WORD or len(text) < 2:
-            continue
         size = len(text)
-        found.update(
-            word(text[i:j]) for i in range(size) for j in range(i + 1, size + 1) if j - i < size
-        )
-    return frozenset(found)
+        if term.kind is not Kind.WORD or size < 2:
+            continue
+        inside = [word(text[i:j]) for i in range(size) for j in range(i + 1, size + 1)]
+        inside.remove(term)
+        found.update(inside)
+        if term in tail:
+            last.update(inside)
+    return found, last
 
 
 def _sign_weights(analyzed: Analyzed) -> dict[Term, float]:

@@ -47,6 +47,9 @@ CANDIDATES = 6
 # Entries the strongest signs point to, added when the words did not find them.
 CUE_CANDIDATES = 3
 MAX_SUGGESTIONS = 3
+# A word held by more than about a third of the documents (IDF below this) leads to no sign:
+# 老人 is in most questions an eldercare service gets, whatever their need.
+COMMONPLACE_IDF = 1.0
 
 
 # Terms spelt in characters: what the index knows is never corrected away as a typo.
@@ -89,7 +92,8 @@ class KnowledgeIndex:
         # words count less.
         self.damping = damping_of(idf)
         self.weigher = Weigher(idf, self.damping, domain_words)
-        self.cues = CueIndex(cues, analyzer, set(self.entries))
+        commonplace = frozenset(t for t, value in idf.items() if value < COMMONPLACE_IDF)
+        self.cues = CueIndex(cues, analyzer, set(self.entries), commonplace)
         # Each sample question's weight (words, pairs, Latin): how much of it a question holds.
         # (Every term of a sample is in the index; its weight once, not once per sample.)
         known = {

@@ -15,6 +15,7 @@ from knowledge.featuring import Candidate, Featuring
 from knowledge.intents import agreement, asks, profile
 from knowledge.matcher import KnowledgeIndex
 from knowledge.schema import CueIn
+from knowledge.terms import word
 
 
 def test_the_last_clause_says_what_is_asked() -> None:
@@ -117,3 +118,14 @@ def test_the_last_clause_holds_only_its_own_terms(shipped_index: KnowledgeIndex)
     # The pairs of the clause before it (方便, 了门) are not what is asked.
     assert not tail & {"腿脚", "方便", "了门", "出不"}
     assert shipped_index.analyzer.analyze("低保怎么申请").tail == frozenset()
+
+
+def test_a_word_most_documents_hold_leads_to_no_sign(shipped_index: KnowledgeIndex) -> None:
+    analyzer, common = shipped_index.analyzer, frozenset({word("老人")})
+    cue = [CueIn(need="跑腿", entries=["elder-allowance"], signs=["老人出不了门要人跑"])]
+    assert CueIndex(cue, analyzer, {"elder-allowance"}).vague == []
+    led = CueIndex(cue, analyzer, {"elder-allowance"}, common)
+    assert led.vague == [("跑腿", "老人出不了门要人跑")]
+    # The shipped index finds 老人 commonplace: most of its entries' questions hold it.
+    assert word("老人") not in shipped_index.cues.anchors
+    assert word("轮椅") in shipped_index.cues.anchors
