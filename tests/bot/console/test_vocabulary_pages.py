@@ -132,13 +132,14 @@ def test_impact_lists_exactly_the_answers_that_change() -> None:
 LONELY = "一个人住孤单、想有人陪"
 OLD_PARTNER = "elder-old-partner"
 # A lonely resident's small talk that no entry or shipped sign answers (the shipped loneliness
-# signs grow, and already answer 想找个人说说话), so only this draft's sign leads it to 老伙伴计划.
-STRAY_CAT = "楼下的野猫又来串门"
+# signs grow, and already answer 想找个人说说话 and 野猫又来串门), so only this draft's sign
+# leads it to 老伙伴计划.
+SMALL_TALK = "阳台上的月季又开花了"
 
 
 async def test_a_cue_sign_shows_its_impact_and_applies_after_approval(console: Console) -> None:
     wang, li = await console.browser("小王"), await console.browser("小李")
-    question = STRAY_CAT
+    question = SMALL_TALK
     assert (await ask(console, question))["entry_id"] != OLD_PARTNER
     await console.client.app[keys.CONVERSATION].flush()  # the question log, written
     await wang.get("/admin/synonyms")
@@ -255,7 +256,7 @@ def test_a_cue_draft_changes_exactly_the_questions_its_signs_tell() -> None:
     draft = KbVocabularyDraft(
         kind="cue",
         key=LONELY,
-        value={**lonely.model_dump(), "signs": [*lonely.signs, STRAY_CAT]},
+        value={**lonely.model_dump(), "signs": [*lonely.signs, SMALL_TALK]},
         created_by="t",
         last_editor="t",
     )
@@ -265,10 +266,10 @@ def test_a_cue_draft_changes_exactly_the_questions_its_signs_tell() -> None:
     changed = vocabulary.impact(
         snapshot,
         after,
-        [STRAY_CAT, "怎么申请低保", "一个人住好孤单"],
+        [SMALL_TALK, "怎么申请低保", "一个人住好孤单"],
         today=date(2026, 12, 1),
     )
-    assert [(c.question, c.after) for c in changed] == [(STRAY_CAT, "老伙伴计划")]
+    assert [(c.question, c.after) for c in changed] == [(SMALL_TALK, "老伙伴计划")]
     removed = KbVocabularyDraft(kind="cue", key=LONELY, value=None, created_by="t", last_editor="t")
     assert LONELY not in {c.need for c in vocabulary.with_change(snapshot, removed).cues}
 
