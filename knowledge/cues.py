@@ -118,6 +118,8 @@ class CueIndex:
         return len(self.signs)
 
     def _strengths(self, query: Analyzed) -> dict[int, float]:
+        if not self.anchors:  # no sign can fire: spare every question the search
+            return {}
         terms = frozenset(query.terms)
         tail = query.tail
         within, within_tail = _within(query)
