@@ -203,7 +203,7 @@ def training_groups(
 
 
 def written_files() -> list[Path]:
-    """The written questions: ``KIND.jsonl`` and ``KIND_b.jsonl`` by two sets of writers."""
+    """The written questions: ``KIND.jsonl``, ``KIND_b.jsonl`` … one suffix per set of writers."""
     return sorted(TRAINING_DIR.glob("*.jsonl"))
 
 
